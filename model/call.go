@@ -106,6 +106,12 @@ var flagNames = [...]string{
 	"req_body_truncated", "resp_body_truncated", "bad_header", "interim",
 }
 
+// NumFlags is the number of defined flag bits.
+const NumFlags = len(flagNames)
+
+// FlagName is the name of flag bit i (1<<i).
+func FlagName(i int) string { return flagNames[i] }
+
 // Names lists the set flags in a fixed order.
 func (f CallFlags) Names() []string {
 	var out []string
