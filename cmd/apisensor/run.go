@@ -1,0 +1,328 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"gopkg.in/yaml.v3"
+
+	"github.com/apisensor/apisensor/capture"
+	"github.com/apisensor/apisensor/discovery"
+	"github.com/apisensor/apisensor/sensor"
+	"github.com/apisensor/apisensor/storage"
+)
+
+// fileConfig is the --config YAML. Flags given on the command line win.
+type fileConfig struct {
+	Workers        int      `yaml:"workers"`
+	Out            string   `yaml:"out"`
+	Specs          []string `yaml:"specs"`
+	HMACKeyFile    string   `yaml:"hmac_key_file"`
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	BodyCapBytes   int      `yaml:"body_cap_bytes"`
+	VLANInFlowKey  *bool    `yaml:"vlan_in_flow_key"`
+	Reassembly     struct {
+		MaxConns           int           `yaml:"max_conns"`
+		MaxBufferedPerConn int           `yaml:"max_buffered_per_conn"`
+		MaxBufferedTotal   int           `yaml:"max_buffered_total"`
+		IdleTimeout        time.Duration `yaml:"idle_timeout"`
+	} `yaml:"reassembly"`
+	Live struct {
+		RingSizeMB int    `yaml:"ring_size_mb"`
+		Filter     string `yaml:"filter"`
+	} `yaml:"live"`
+}
+
+func loadFileConfig(path string) (fileConfig, error) {
+	var fc fileConfig
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fc, fmt.Errorf("read config: %w", err)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&fc); err != nil && err != io.EOF {
+		return fc, fmt.Errorf("config %s: %w", path, err)
+	}
+	return fc, nil
+}
+
+// The built-in HMAC key keeps output reproducible when none is configured.
+// Deployments set their own (--hmac-key-file) so that apikey:/session:
+// principals cannot be matched across organisations.
+const builtinHMACKey = "apisensor-default-hmac-key: set --hmac-key-file in production"
+
+func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		files, specs, proxies multiFlag
+		kafka                 = multiFlag{comma: true}
+		iface                 = fs.String("i", "", "live capture `interface` (AF_PACKET)")
+		fanout                = fs.Int("fanout", 0, "live: number of AF_PACKET fanout sockets (default: --workers)")
+		filter                = fs.String("filter", "", "BPF `expression` (tcpdump syntax) applied in the kernel")
+		cfgPath               = fs.String("config", "", "YAML config `file` (flags win)")
+		out                   = fs.String("out", "", "output `dir` for calls.jsonl, endpoints.json, findings.jsonl, openapi.json; '-' = calls on stdout (default \"out\")")
+		workers               = fs.Int("workers", 0, "flow-sharded workers (default: number of CPUs)")
+		stopAfter             = fs.String("stop-after", "", "stop after a `stage`: decode, reassemble, parse (benchmarks, triage)")
+		statsJSON             = fs.String("stats-json", "", "write the run summary as JSON to `file`")
+		hmacFile              = fs.String("hmac-key-file", "", "`file` holding the per-deployment key for apikey:/session: principals")
+		bodyCap               = fs.Int("body-cap", 0, "bytes of each message body kept for analysis (default 65536)")
+		vlanKey               = fs.Bool("vlan-in-flow-key", true, "treat the same 5-tuple on two VLANs as two connections")
+		logLevel              = fs.String("log-level", "info", "debug, info, warn, error")
+		progress              = fs.String("progress", "auto", "progress line on stderr: auto (when a terminal), always, never")
+	)
+	fs.Var(&files, "r", "read packets from pcap/pcapng `file` (repeatable, '-' = stdin; gzip is detected)")
+	fs.Var(&specs, "spec", "OpenAPI/Swagger `file` (JSON or YAML), or host=file (repeatable)")
+	fs.Var(&proxies, "trusted-proxy", "`CIDR` whose X-Forwarded-For is believed (repeatable)")
+	fs.Var(&kafka, "kafka", "Kafka `brokers` host:port,... (not in this build yet)")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: apisensor run (-r FILE... | -i IFACE) [flags]\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return nil
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected argument %q (files are given with -r)", fs.Arg(0))}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+
+	log, err := newLogger(*logLevel, stderr)
+	if err != nil {
+		return err
+	}
+	defer log.Sync()
+
+	var fc fileConfig
+	if *cfgPath != "" {
+		if fc, err = loadFileConfig(*cfgPath); err != nil {
+			return err
+		}
+	}
+	if len(kafka.vals) > 0 {
+		return usageError{fmt.Errorf("--kafka: the Kafka sink is not in this build yet; use --out DIR")}
+	}
+
+	cfg := sensor.DefaultConfig()
+	cfg.Files = files.vals
+	if fc.Workers > 0 {
+		cfg.Workers = fc.Workers
+	}
+	if *workers > 0 {
+		cfg.Workers = *workers
+	}
+	if cfg.StopAfter, err = sensor.ParseStage(*stopAfter); err != nil {
+		return usageError{err}
+	}
+	outDir := firstNonEmpty(*out, fc.Out, "out")
+
+	// Parser: principals, bodies, proxies.
+	keyFile := firstNonEmpty(*hmacFile, fc.HMACKeyFile)
+	if keyFile != "" {
+		key, err := os.ReadFile(keyFile)
+		if err != nil {
+			return fmt.Errorf("read HMAC key: %w", err)
+		}
+		if k := strings.TrimSpace(string(key)); len(k) < 16 {
+			return fmt.Errorf("HMAC key in %s is %d bytes; use at least 16 random bytes", keyFile, len(k))
+		}
+		cfg.Parser.HMACKey = []byte(strings.TrimSpace(string(key)))
+	} else {
+		cfg.Parser.HMACKey = []byte(builtinHMACKey)
+		log.Debug("no --hmac-key-file: using the built-in key (fine for files on a laptop, not for a deployment)")
+	}
+	for _, p := range append(fc.TrustedProxies, proxies.vals...) {
+		pfx, err := netip.ParsePrefix(p)
+		if err != nil {
+			a, aerr := netip.ParseAddr(p)
+			if aerr != nil {
+				return usageError{fmt.Errorf("--trusted-proxy %q: want a CIDR like 10.0.0.0/8 or an address", p)}
+			}
+			pfx = netip.PrefixFrom(a, a.BitLen())
+		}
+		cfg.Parser.TrustedProxies = append(cfg.Parser.TrustedProxies, pfx)
+	}
+	if fc.BodyCapBytes > 0 {
+		cfg.Parser.MaxBody = fc.BodyCapBytes
+	}
+	if *bodyCap > 0 {
+		cfg.Parser.MaxBody = *bodyCap
+	}
+	if fc.VLANInFlowKey != nil && !set["vlan-in-flow-key"] {
+		cfg.Dec.VLANInFlowKey = *fc.VLANInFlowKey
+	} else {
+		cfg.Dec.VLANInFlowKey = *vlanKey
+	}
+	applyReassembly(&cfg, fc)
+
+	// Discovery: specs.
+	for _, s := range append(fc.Specs, specs.vals...) {
+		in, err := discovery.ParseSpecArg(s)
+		if err != nil {
+			return usageError{err}
+		}
+		cfg.Discovery.Specs = append(cfg.Discovery.Specs, in)
+	}
+
+	if *iface != "" {
+		lc := capture.DefaultLiveConfig()
+		lc.Interface = *iface
+		lc.Workers = cfg.Workers
+		if *fanout > 0 {
+			lc.Workers = *fanout
+		}
+		lc.Filter = firstNonEmpty(*filter, fc.Live.Filter)
+		if fc.Live.RingSizeMB > 0 {
+			lc.RingSizeMB = fc.Live.RingSizeMB
+		}
+		cfg.Live = &lc
+	} else if *filter != "" {
+		cfg.FileFilter = *filter
+	}
+
+	s, err := sensor.New(cfg, log.Named("sensor"))
+	if err != nil {
+		return usageError{err}
+	}
+	sink, err := storage.NewFiles(storage.FilesConfig{Dir: outDir, Stdout: stdout, BufferSize: 256 << 10})
+	if err != nil {
+		return err
+	}
+
+	start := time.Now()
+	stopProgress := startProgress(s, stderr, *progress)
+	sum, err := s.Run(ctx, sink)
+	stopProgress()
+	elapsed := time.Since(start)
+	if err != nil {
+		return err
+	}
+	printSummary(stderr, sum, elapsed, outDir)
+	if *statsJSON != "" {
+		if err := writeStats(*statsJSON, sum, elapsed); err != nil {
+			return err
+		}
+	}
+	if sum.InputError != "" {
+		log.Warn("input ended early; everything before the error was processed", zap.String("error", sum.InputError))
+	}
+	return nil
+}
+
+func firstNonEmpty(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func writeStats(path string, sum sensor.Summary, elapsed time.Duration) error {
+	out := struct {
+		sensor.Summary
+		ElapsedSec float64 `json:"elapsed_sec"`
+	}{sum, elapsed.Seconds()}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write stats: %w", err)
+	}
+	return nil
+}
+
+func printSummary(w io.Writer, s sensor.Summary, elapsed time.Duration, out string) {
+	secs := elapsed.Seconds()
+	if secs <= 0 {
+		secs = 1e-9
+	}
+	fmt.Fprintf(w, "apisensor: %d packets (%.1f MB) in %.2fs, %.0f packets/s\n",
+		s.Packets, float64(s.Bytes)/1e6, secs, float64(s.Packets)/secs)
+	fmt.Fprintf(w, "  flows %d, calls %d, parse errors %d, gaps %d (%d bytes missed), drops %d",
+		s.Flows, s.Calls, s.ParseErrors, s.Gaps, s.MissedBytes, s.Drops)
+	if s.KernelDrops > 0 {
+		fmt.Fprintf(w, ", kernel drops %d", s.KernelDrops)
+	}
+	fmt.Fprintln(w)
+	if s.Discovery != (discovery.Stats{}) {
+		fmt.Fprintf(w, "  inventory: %+v\n", s.Discovery)
+	}
+	if out != "-" {
+		fmt.Fprintf(w, "  output in %s/\n", out)
+	}
+	if s.InputError != "" {
+		fmt.Fprintf(w, "  input error: %s\n", s.InputError)
+	}
+}
+
+// startProgress prints a progress line every second while the run goes on,
+// when stderr is a terminal (or always/never as asked).
+func startProgress(s *sensor.Sensor, w io.Writer, mode string) func() {
+	on := mode == "always"
+	if mode == "auto" {
+		if f, ok := w.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				on = true
+			}
+		}
+	}
+	if !on {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	start := time.Now()
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				fmt.Fprint(w, "\r\033[K")
+				return
+			case <-t.C:
+				p := s.Progress()
+				el := time.Since(start).Seconds()
+				pct := ""
+				if p.FileTotal > 0 {
+					pct = fmt.Sprintf("%5.1f%% ", 100*float64(p.FileDone)/float64(p.FileTotal))
+				}
+				fmt.Fprintf(w, "\r\033[K%s%d packets, %.1f MB, %d calls, %.0f packets/s",
+					pct, p.Packets, float64(p.Bytes)/1e6, p.Calls, float64(p.Packets)/el)
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func applyReassembly(cfg *sensor.Config, fc fileConfig) {
+	r := fc.Reassembly
+	if r.MaxConns > 0 {
+		cfg.Reassembly.MaxConns = r.MaxConns
+	}
+	if r.MaxBufferedPerConn > 0 {
+		cfg.Reassembly.MaxBufferedPerConn = r.MaxBufferedPerConn
+	}
+	if r.MaxBufferedTotal > 0 {
+		cfg.Reassembly.MaxBufferedTotal = r.MaxBufferedTotal
+	}
+	if r.IdleTimeout > 0 {
+		cfg.Reassembly.IdleTimeout = r.IdleTimeout
+	}
+}

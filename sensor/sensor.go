@@ -1,0 +1,470 @@
+package sensor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/apisensor/apisensor/capture"
+	"github.com/apisensor/apisensor/capture/reassembly"
+	"github.com/apisensor/apisensor/discovery"
+	"github.com/apisensor/apisensor/model"
+	"github.com/apisensor/apisensor/parser"
+)
+
+// Sink receives the run's output: calls as they are produced, the rest once
+// at the end. Declared here, implemented by storage.
+type Sink interface {
+	WriteCall(c *model.Call) error
+	Finish(endpoints []model.Endpoint, findings []model.Finding, openapi []byte) error
+}
+
+// Sensor runs one pipeline.
+type Sensor struct {
+	cfg Config
+	log *zap.Logger
+
+	packets atomic.Uint64
+	bytes   atomic.Uint64
+	calls   atomic.Uint64
+	// filtered counts packets a file-mode --filter dropped.
+	filtered atomic.Uint64
+	files    *capture.FileSource // for Progress; nil in live mode
+}
+
+// New checks cfg; sources are opened by Run.
+func New(cfg Config, log *zap.Logger) (*Sensor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Sensor{cfg: cfg, log: log}, nil
+}
+
+// Progress is a snapshot for a progress line; safe to call from any goroutine.
+type Progress struct {
+	Packets, Bytes, Calls uint64
+	FileDone, FileTotal   int64 // input bytes consumed / total (0 when unknown)
+}
+
+// Progress reads the live counters.
+func (s *Sensor) Progress() Progress {
+	p := Progress{Packets: s.packets.Load(), Bytes: s.bytes.Load(), Calls: s.calls.Load()}
+	if f := s.files; f != nil {
+		p.FileDone, p.FileTotal = f.Progress()
+	}
+	return p
+}
+
+// work is one worker's share of one dispatch batch. The payloads of pkts
+// point into arena.
+type work struct {
+	seq     uint64
+	pkts    []capture.Decoded
+	arena   []byte
+	lastIdx uint64    // index of the batch's last packet (for timeout-emitted calls)
+	lastTS  time.Time // packet time at the end of the batch
+	final   bool      // end of input: flush everything
+}
+
+type tagged struct {
+	idx uint64
+	c   *model.Call
+}
+
+type result struct {
+	seq   uint64
+	calls []tagged
+	w     *work // returned to the pool by the merger
+}
+
+// worker owns one shard's reassembly and parsing state.
+type worker struct {
+	asm      *reassembly.Assembler
+	p        *parser.Parser
+	cur      uint64
+	calls    []tagged
+	lastTick time.Time
+	tick     time.Duration
+}
+
+// Call implements parser.Sink: tag the call with the packet that completed it.
+func (w *worker) Call(c *model.Call) { w.calls = append(w.calls, tagged{w.cur, c}) }
+
+func (w *worker) process(wk *work) []tagged {
+	w.calls = nil
+	for i := range wk.pkts {
+		d := &wk.pkts[i]
+		w.cur = d.Index
+		w.asm.Packet(d)
+	}
+	w.cur = wk.lastIdx
+	if wk.final {
+		w.asm.FlushAll(wk.lastTS)
+	} else if !wk.lastTS.IsZero() && wk.lastTS.Sub(w.lastTick) >= w.tick {
+		w.asm.Tick(wk.lastTS)
+		w.lastTick = wk.lastTS
+	}
+	return w.calls
+}
+
+// streamFactory adapts the parser to the reassembler's factory interface
+// (neither package imports the other).
+type streamFactory struct{ p *parser.Parser }
+
+func (f streamFactory) NewStream(meta model.ConnMeta) reassembly.Stream { return f.p.NewConn(meta) }
+
+// nullFactory drops reassembled bytes (StopAfter reassemble).
+type nullFactory struct{}
+type nullStream struct{}
+
+func (nullFactory) NewStream(model.ConnMeta) reassembly.Stream { return nullStream{} }
+func (nullStream) Data(model.Direction, []byte, time.Time)     {}
+func (nullStream) Gap(model.Direction, int, time.Time)         {}
+func (nullStream) Close(time.Time)                             {}
+
+// Summary is what a run did, for the end-of-run report and --stats-json.
+type Summary struct {
+	Packets     uint64 `json:"packets"`
+	Bytes       uint64 `json:"bytes"`
+	TCPPackets  uint64 `json:"tcp_packets"`
+	Calls       uint64 `json:"calls"`
+	Flows       uint64 `json:"flows"`
+	ParseErrors uint64 `json:"parse_errors"`
+	Gaps        uint64 `json:"gaps"`
+	MissedBytes uint64 `json:"missed_bytes"`
+	Drops       uint64 `json:"drops"`
+	KernelDrops uint64 `json:"kernel_drops"`
+	Filtered    uint64 `json:"filtered"`
+
+	Decode     capture.DecodeStats `json:"decode"`
+	Reassembly reassembly.Stats    `json:"reassembly"`
+	Parser     parser.Stats        `json:"parser"`
+	Discovery  discovery.Stats     `json:"discovery"`
+	// InputError is a capture file that ended badly (truncated, corrupt):
+	// everything before it was processed.
+	InputError string `json:"input_error,omitempty"`
+}
+
+// Run reads the input to its end (or until ctx is done) and writes sink.
+// A truncated or corrupt capture is not fatal: what came before is
+// processed and the error is returned in Summary.InputError.
+func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
+	var sum Summary
+	var inv *discovery.Inventory
+	if s.cfg.StopAfter == StageAll {
+		var err error
+		inv, err = discovery.New(s.cfg.Discovery, s.log.Named("discovery"))
+		if err != nil {
+			return sum, err
+		}
+	}
+	var sources []capture.Source
+	var live []*capture.LiveSource
+	if s.cfg.Live != nil {
+		var err error
+		live, err = capture.OpenLive(*s.cfg.Live)
+		if err != nil {
+			return sum, err
+		}
+		for _, l := range live {
+			sources = append(sources, l)
+		}
+	} else {
+		f, err := capture.OpenFiles(s.cfg.Files, s.cfg.File)
+		if err != nil {
+			return sum, err
+		}
+		s.files = f
+		sources = append(sources, f)
+	}
+	defer func() {
+		for _, src := range sources {
+			src.Close()
+		}
+	}()
+	// Closing the sources unblocks a reader waiting for packets.
+	stop := context.AfterFunc(ctx, func() {
+		for _, l := range live {
+			l.Close()
+		}
+	})
+	defer stop()
+
+	n := s.cfg.Workers
+	if s.cfg.StopAfter == StageDecode {
+		n = 0
+	}
+	workers := make([]*worker, n)
+	ins := make([]chan *work, n)
+	outs := make([]chan *result, n)
+	var shared chan *result // live mode: unordered fan-in
+	ordered := len(sources) == 1
+	if !ordered {
+		shared = make(chan *result, n*s.cfg.QueueDepth)
+	}
+	for i := range workers {
+		w := &worker{tick: s.cfg.TickEvery}
+		var f reassembly.StreamFactory = nullFactory{}
+		if s.cfg.StopAfter != StageReassemble {
+			p, err := parser.New(s.cfg.Parser, w)
+			if err != nil {
+				return sum, err
+			}
+			w.p = p
+			f = streamFactory{p}
+		}
+		w.asm = reassembly.New(s.cfg.Reassembly, f)
+		workers[i] = w
+		ins[i] = make(chan *work, s.cfg.QueueDepth)
+		if ordered {
+			outs[i] = make(chan *result, s.cfg.QueueDepth)
+		}
+	}
+	pool := &sync.Pool{New: func() any { return &work{arena: make([]byte, 0, 64<<10)} }}
+
+	var wg sync.WaitGroup
+	for i, w := range workers {
+		out := shared
+		if ordered {
+			out = outs[i]
+		}
+		wg.Go(func() {
+			for wk := range ins[i] {
+				out <- &result{seq: wk.seq, calls: w.process(wk), w: wk}
+			}
+			if ordered {
+				close(out)
+			}
+		})
+	}
+
+	// Readers.
+	decStats := make([]capture.DecodeStats, len(sources))
+	readErrs := make([]error, len(sources))
+	var rwg sync.WaitGroup
+	for si, src := range sources {
+		rwg.Go(func() {
+			decStats[si], readErrs[si] = s.read(ctx, src, ins, pool)
+		})
+	}
+	go func() {
+		rwg.Wait()
+		for _, in := range ins {
+			close(in)
+		}
+		wg.Wait()
+		if !ordered {
+			close(shared)
+		}
+	}()
+
+	// Output: merge in input order, discovery, sinks.
+	var sinkErr error
+	emit := func(calls []tagged) {
+		slices.SortStableFunc(calls, compareTagged)
+		for _, t := range calls {
+			s.calls.Add(1)
+			if s.cfg.StopAfter != StageAll {
+				continue
+			}
+			inv.Observe(t.c)
+			if sinkErr == nil {
+				sinkErr = sink.WriteCall(t.c)
+			}
+		}
+	}
+	var merged []tagged
+	if ordered && n > 0 {
+		for done := false; !done; {
+			merged = merged[:0]
+			for i := range outs {
+				r, ok := <-outs[i]
+				if !ok {
+					done = true
+					continue
+				}
+				merged = append(merged, r.calls...)
+				recycle(pool, r.w)
+			}
+			emit(merged)
+		}
+	} else if n > 0 {
+		for r := range shared {
+			emit(r.calls)
+			recycle(pool, r.w)
+		}
+	} else {
+		rwg.Wait()
+	}
+	// Every goroutine has ended here: the channels were drained to close.
+	wg.Wait()
+
+	sum.Packets, sum.Bytes = s.packets.Load(), s.bytes.Load()
+	sum.Calls = s.calls.Load()
+	for _, d := range decStats {
+		addStats(&sum.Decode, &d)
+	}
+	for _, w := range workers {
+		rs := w.asm.Stats()
+		addStats(&sum.Reassembly, &rs)
+		if w.p != nil {
+			ps := w.p.Stats()
+			addStats(&sum.Parser, &ps)
+		}
+	}
+	for _, l := range live {
+		if ks, err := l.Stats(); err == nil {
+			sum.KernelDrops += uint64(ks.Drops)
+		}
+	}
+	s.fillTotals(&sum)
+	for _, err := range readErrs {
+		if err != nil {
+			sum.InputError = err.Error()
+			break
+		}
+	}
+	if inv != nil {
+		sum.Discovery = inv.Stats()
+		openapi, err := inv.OpenAPI()
+		if err != nil {
+			return sum, fmt.Errorf("reconstruct OpenAPI: %w", err)
+		}
+		if err := sink.Finish(inv.Endpoints(), inv.Findings(), openapi); err != nil && sinkErr == nil {
+			sinkErr = err
+		}
+	}
+	if sinkErr != nil {
+		return sum, sinkErr
+	}
+	return sum, nil
+}
+
+func recycle(pool *sync.Pool, w *work) {
+	clear(w.pkts) // drop payload references into the arena
+	w.pkts = w.pkts[:0]
+	w.arena = w.arena[:0]
+	w.final = false
+	pool.Put(w)
+}
+
+func compareTagged(a, b tagged) int {
+	if a.idx != b.idx {
+		if a.idx < b.idx {
+			return -1
+		}
+		return 1
+	}
+	if c := a.c.TS.Compare(b.c.TS); c != 0 {
+		return c
+	}
+	if c := compareAddrPort(a.c.Src, b.c.Src); c != 0 {
+		return c
+	}
+	return compareAddrPort(a.c.Dst, b.c.Dst)
+}
+
+func compareAddrPort(a, b netip.AddrPort) int { return a.Compare(b) }
+
+// read decodes one source and deals its TCP packets to the workers. In
+// file mode (one source) every worker gets every batch, so that timeouts
+// and the merge are independent of the worker count.
+func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work, pool *sync.Pool) (capture.DecodeStats, error) {
+	dec := capture.NewDecoder(s.cfg.Dec)
+	var filt *fileFilter
+	if s.cfg.Live == nil {
+		filt, _ = newFileFilter(s.cfg.FileFilter) // validated in Config.Validate
+	}
+	n := len(ins)
+	cur := make([]*work, n)
+	for i := range cur {
+		cur[i] = pool.Get().(*work)
+	}
+	var (
+		pkt      capture.Packet
+		d        capture.Decoded
+		seq      uint64
+		inBatch  int
+		lastIdx  uint64
+		lastTS   time.Time
+		readErr  error
+		canceled = ctx.Done()
+	)
+	flush := func(final bool) {
+		for i := range cur {
+			w := cur[i]
+			w.seq, w.lastIdx, w.lastTS, w.final = seq, lastIdx, lastTS, final
+			ins[i] <- w
+			cur[i] = pool.Get().(*work)
+		}
+		seq++
+		inBatch = 0
+	}
+	for {
+		if inBatch == 0 {
+			select {
+			case <-canceled:
+				readErr = ctx.Err()
+			default:
+			}
+			if readErr != nil {
+				break
+			}
+		}
+		err := src.Next(&pkt)
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				readErr = err
+			}
+			break
+		}
+		s.packets.Add(1)
+		s.bytes.Add(uint64(len(pkt.Data)))
+		if !filt.keep(&pkt) {
+			continue
+		}
+		if !dec.Decode(&pkt, &d) || d.Proto != 6 || n == 0 {
+			continue
+		}
+		k, _ := d.Key()
+		w := cur[k.Hash()%uint64(n)]
+		if len(d.Payload) > 0 {
+			// Copy into the arena; when it is full, a new one is started
+			// and the old one lives on through the slices that point at it.
+			if cap(w.arena)-len(w.arena) < len(d.Payload) {
+				w.arena = make([]byte, 0, max(64<<10, len(d.Payload)))
+			}
+			off := len(w.arena)
+			w.arena = append(w.arena, d.Payload...)
+			d.Payload = w.arena[off:len(w.arena):len(w.arena)]
+		}
+		w.pkts = append(w.pkts, d)
+		lastIdx, lastTS = d.Index, d.TS
+		inBatch++
+		if inBatch >= s.cfg.BatchSize {
+			flush(false)
+		}
+	}
+	if n > 0 {
+		flush(true)
+	}
+	if errors.Is(readErr, context.Canceled) {
+		readErr = nil
+	}
+	st := dec.Stats()
+	if filt != nil {
+		s.filtered.Add(filt.dropped)
+	}
+	return st, readErr
+}
