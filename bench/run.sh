@@ -1,0 +1,248 @@
+#!/usr/bin/env bash
+# Whole-process benchmark of apisensor on a generated API capture.
+#
+# Usage (from the repository root):
+#   bench/run.sh
+# Environment knobs:
+#   PACKETS=500000   packets in the generated capture (apisensor-gen -kind api)
+#   RUNS=3           runs per row; the best (lowest wall time) is reported
+#   SEED=1           generator seed
+#   ENCAP=none       encapsulation of the capture (see apisensor-gen -encap)
+#   OUT=bench/results.md   markdown table destination
+#   KEEP=0           1 keeps the temp dir (capture, outputs, stats)
+#   APISENSOR_BIN=   use this apisensor binary instead of building ./cmd/apisensor
+#
+# Rows, all on the same capture in one run (ratios only mean something
+# within one run: machines here are noisy):
+#   (a) apisensor read+decode only, 1 worker, GOMAXPROCS=1, pinned to one CPU
+#   (b) apisensor full pipeline to calls, same settings
+#   (c) apisensor full pipeline, --workers 2, two CPUs
+#   (d) tcpflow -r F -o DIR (reassembly only, single-threaded), one CPU
+# Peak RSS comes from /usr/bin/time -v. Missing tools (tcpflow, time, jq) are
+# installed with apt-get when running as root; otherwise the row or column is
+# skipped with a note.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+PACKETS="${PACKETS:-500000}"
+RUNS="${RUNS:-3}"
+SEED="${SEED:-1}"
+ENCAP="${ENCAP:-none}"
+OUT="${OUT:-bench/results.md}"
+KEEP="${KEEP:-0}"
+
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/apisensor-bench.XXXXXX")"
+if [[ "$KEEP" != 1 ]]; then
+	trap 'rm -rf "$TMP"' EXIT
+fi
+NOTES=()
+note() { NOTES+=("$*"); echo "note: $*" >&2; }
+log() { echo "bench: $*" >&2; }
+
+APT_UPDATED=0
+# ensure CMD PACKAGE: install PACKAGE with apt-get when CMD is missing and we
+# are root; returns 1 when CMD stays unavailable.
+ensure() {
+	local cmd="$1" pkg="$2"
+	if command -v "$cmd" >/dev/null 2>&1 || [[ -x "$cmd" ]]; then
+		return 0
+	fi
+	if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+		return 1
+	fi
+	log "installing $pkg"
+	if [[ "$APT_UPDATED" == 0 ]]; then
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null 2>&1 || true
+		APT_UPDATED=1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null 2>&1 || return 1
+	command -v "$cmd" >/dev/null 2>&1 || [[ -x "$cmd" ]]
+}
+
+ensure go golang || { echo "bench: go is required" >&2; exit 1; }
+ensure jq jq || { echo "bench: jq is required to read --stats-json (apt-get install jq)" >&2; exit 1; }
+HAVE_TIME=0
+if ensure /usr/bin/time time && /usr/bin/time -v true >/dev/null 2>&1; then
+	HAVE_TIME=1
+else
+	note "GNU time missing: peak RSS not measured"
+fi
+HAVE_TCPFLOW=0
+if ensure tcpflow tcpflow; then
+	HAVE_TCPFLOW=1
+else
+	note "tcpflow not available (not root or apt-get failed): row (d) skipped"
+fi
+LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
+NCPU="$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)"
+HAVE_TASKSET=0
+if command -v taskset >/dev/null 2>&1 && taskset -c 0 true 2>/dev/null; then
+	HAVE_TASKSET=1
+else
+	note "taskset unavailable: runs are not pinned to CPUs"
+fi
+# PIN1/PIN2 prefix a command to run it on one / two CPUs.
+PIN1=()
+PIN2=()
+if [[ "$HAVE_TASKSET" == 1 ]]; then
+	PIN1=(taskset -c 0)
+	if [[ "$NCPU" -ge 2 ]]; then
+		PIN2=(taskset -c 0,1)
+	else
+		PIN2=(taskset -c 0)
+	fi
+fi
+if [[ "$NCPU" -lt 2 ]]; then
+	note "only one CPU: row (c) runs on one CPU"
+fi
+
+log "building"
+GEN="$TMP/apisensor-gen"
+go build -o "$GEN" ./cmd/apisensor-gen
+if [[ -n "${APISENSOR_BIN:-}" ]]; then
+	SENSOR="$APISENSOR_BIN"
+	note "apisensor binary from APISENSOR_BIN=$APISENSOR_BIN"
+else
+	SENSOR="$TMP/apisensor"
+	go build -o "$SENSOR" ./cmd/apisensor
+fi
+
+PCAP="$TMP/api.pcap"
+log "generating $PACKETS-packet API capture (seed $SEED, encap $ENCAP)"
+GEN_START="$(date +%s.%N)"
+"$GEN" -kind api -packets "$PACKETS" -seed "$SEED" -encap "$ENCAP" -o "$PCAP" -truth "$TMP/truth.jsonl" 2>"$TMP/gen.log"
+GEN_END="$(date +%s.%N)"
+cat "$TMP/gen.log" >&2
+GEN_SEC="$(awk -v a="$GEN_START" -v b="$GEN_END" 'BEGIN{printf "%.2f", b-a}')"
+PCAP_PACKETS="$(sed -n 's/.*: \([0-9]*\) packets,.*/\1/p' "$TMP/gen.log")"
+PCAP_MB="$(awk -v s="$(stat -c %s "$PCAP")" 'BEGIN{printf "%.1f", s/1048576}')"
+TRUTH_CALLS="$(wc -l <"$TMP/truth.jsonl" | tr -d ' ')"
+cat "$PCAP" >/dev/null # warm the page cache so row (a) does not pay for the disk
+
+# measure ROW CMD...: run CMD RUNS times, keep the fastest; sets ROW_* vars.
+# The command may reference $RUNDIR (fresh, empty) and $STATS.
+declare -A WALL RSS PKTS CALLS ELAPSED
+measure() {
+	local row="$1"
+	shift
+	local best="" best_rss="" best_pkts="" best_calls="" best_el=""
+	for ((i = 1; i <= RUNS; i++)); do
+		RUNDIR="$TMP/out-$row-$i"
+		STATS="$TMP/stats-$row-$i.json"
+		rm -rf "$RUNDIR" "$STATS"
+		mkdir -p "$RUNDIR"
+		local cmd=()
+		for a in "$@"; do
+			a="${a//@RUNDIR@/$RUNDIR}"
+			a="${a//@STATS@/$STATS}"
+			cmd+=("$a")
+		done
+		local t0 t1 wall rss=""
+		t0="$(date +%s.%N)"
+		if [[ "$HAVE_TIME" == 1 ]]; then
+			/usr/bin/time -v -o "$TMP/time.txt" "${cmd[@]}" >"$TMP/run.log" 2>&1 || {
+				cat "$TMP/run.log" >&2
+				echo "bench: row $row failed: ${cmd[*]}" >&2
+				exit 1
+			}
+			rss="$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); printf "%.1f", $2/1024}' "$TMP/time.txt")"
+		else
+			"${cmd[@]}" >"$TMP/run.log" 2>&1 || {
+				cat "$TMP/run.log" >&2
+				echo "bench: row $row failed: ${cmd[*]}" >&2
+				exit 1
+			}
+		fi
+		t1="$(date +%s.%N)"
+		wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')"
+		local pk="$PCAP_PACKETS" calls="" el=""
+		if [[ -s "$STATS" ]]; then
+			pk="$(jq -r '.packets' "$STATS")"
+			calls="$(jq -r '.calls' "$STATS")"
+			el="$(jq -r '.elapsed_sec | . * 1000 | round / 1000' "$STATS")"
+		fi
+		log "$row run $i: ${wall}s wall, RSS ${rss:-?} MiB, packets $pk, calls ${calls:-n/a}"
+		if [[ -z "$best" ]] || awk -v a="$wall" -v b="$best" 'BEGIN{exit !(a<b)}'; then
+			best="$wall" best_rss="$rss" best_pkts="$pk" best_calls="$calls" best_el="$el"
+		fi
+	done
+	WALL[$row]="$best"
+	RSS[$row]="${best_rss:-n/a}"
+	PKTS[$row]="$best_pkts"
+	CALLS[$row]="${best_calls:-}"
+	ELAPSED[$row]="${best_el:-}"
+}
+
+log "(a) read+decode only"
+measure a "${PIN1[@]}" env GOMAXPROCS=1 "$SENSOR" run -r "$PCAP" --out @RUNDIR@ --workers 1 --stop-after decode --stats-json @STATS@
+log "(b) full pipeline, 1 worker"
+measure b "${PIN1[@]}" env GOMAXPROCS=1 "$SENSOR" run -r "$PCAP" --out @RUNDIR@ --workers 1 --stats-json @STATS@
+log "(c) full pipeline, 2 workers"
+measure c "${PIN2[@]}" "$SENSOR" run -r "$PCAP" --out @RUNDIR@ --workers 2 --stats-json @STATS@
+if [[ "$HAVE_TCPFLOW" == 1 ]]; then
+	log "(d) tcpflow"
+	measure d "${PIN1[@]}" tcpflow -r "$PCAP" -o @RUNDIR@
+fi
+
+# Derived numbers. div A B prints A/B with the given precision, or n/a.
+div() { awk -v a="${1:-}" -v b="${2:-}" -v p="${3:-2}" 'BEGIN{ if (a=="" || b=="" || b+0==0) print "n/a"; else printf "%." p "f", a/b }'; }
+rate() { awk -v n="${1:-}" -v t="${2:-}" 'BEGIN{ if (n=="" || t=="" || t+0==0) print "n/a"; else printf "%.0f", n/t }'; }
+
+ROWS=(a b c)
+[[ "$HAVE_TCPFLOW" == 1 ]] && ROWS+=(d)
+declare -A NAME=(
+	[a]="(a) apisensor read+decode only, 1 worker, GOMAXPROCS=1"
+	[b]="(b) apisensor full pipeline, 1 worker, GOMAXPROCS=1"
+	[c]="(c) apisensor full pipeline, --workers 2"
+	[d]="(d) tcpflow -r (reassembly only)"
+)
+
+LOAD="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
+CPU_MODEL="$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo 2>/dev/null || true)"
+REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+{
+	echo "# apisensor whole-process benchmark"
+	echo
+	echo "Generated by \`bench/run.sh\` on $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $REV, $(go version | awk '{print $3}'),"
+	echo "${NCPU} CPUs (${CPU_MODEL:-unknown CPU}), load average at start ${LOAD_START}, at end ${LOAD}."
+	echo "Best of $RUNS runs per row; all rows in one run."
+	echo
+	echo "Capture: \`apisensor-gen -kind api -packets $PACKETS -seed $SEED -encap $ENCAP\`:"
+	echo "$PCAP_PACKETS packets, $PCAP_MB MiB, $TRUTH_CALLS HTTP transactions in the ground truth; generated in ${GEN_SEC}s."
+	echo
+	echo "| run | packets/s | calls/s | wall s | sensor elapsed s | peak RSS MiB |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	for r in "${ROWS[@]}"; do
+		local_calls="${CALLS[$r]}"
+		[[ "$local_calls" == 0 ]] && local_calls="" # decode-only makes no calls
+		echo "| ${NAME[$r]} | $(rate "${PKTS[$r]}" "${WALL[$r]}") | $(rate "$local_calls" "${WALL[$r]}") | ${WALL[$r]} | ${ELAPSED[$r]:-n/a} | ${RSS[$r]} |"
+	done
+	echo
+	echo "| ratio | value | meaning |"
+	echo "|---|---:|---|"
+	echo "| b/a | $(div "${WALL[b]}" "${WALL[a]}") | full pipeline wall time over decode-only (cost of reassembly+parsing+discovery) |"
+	echo "| c vs b | $(div "${WALL[b]}" "${WALL[c]}") | speed-up of 2 workers over 1 (wall b / wall c) |"
+	if [[ "$HAVE_TCPFLOW" == 1 ]]; then
+		echo "| tcpflow/b | $(div "${WALL[d]}" "${WALL[b]}") | tcpflow wall time over apisensor full pipeline (>1: apisensor faster) |"
+	else
+		echo "| tcpflow/b | n/a | tcpflow not available |"
+	fi
+	echo
+	echo "packets/s and calls/s are over the whole process wall time (startup and output included);"
+	echo "\"sensor elapsed\" is apisensor's own elapsed_sec from --stats-json."
+	if [[ "${#NOTES[@]}" -gt 0 ]]; then
+		echo
+		echo "Notes:"
+		for n in "${NOTES[@]}"; do
+			echo "- $n"
+		done
+	fi
+} >"$TMP/results.md"
+mkdir -p "$(dirname "$OUT")"
+cp "$TMP/results.md" "$OUT"
+cat "$OUT"
+log "wrote $OUT"
+[[ "$KEEP" == 1 ]] && log "kept $TMP"
+exit 0
