@@ -1,0 +1,392 @@
+package capture
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gopacket/gopacket/afpacket"
+	"github.com/packetcap/go-pcap/filter"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// LiveConfig configures OpenLive.
+type LiveConfig struct {
+	Interface string
+	// Workers is the number of AF_PACKET sockets, one per dispatcher. With
+	// more than one they join a PACKET_FANOUT_HASH group (with the defrag
+	// flag, so fragments of one datagram meet on one socket); the kernel's
+	// flow hash is symmetric, so both directions land on the same socket.
+	Workers int
+	// FanoutGroup is the fanout group id. 0 derives one from the process id,
+	// so that two sensors on one host do not split each other's traffic.
+	FanoutGroup uint16
+	RingSizeMB  int // per socket
+	BlockSizeKB int // TPACKET_V3 block; a multiple of the page size, larger than the biggest frame
+	Snaplen     int // bytes kept per frame, enforced by the socket filter's return value
+	// Filter is a tcpdump expression compiled in process, or raw BPF in
+	// `tcpdump -ddd` form (a count line, then "code jt jf k" lines; newlines
+	// or commas between instructions).
+	Filter  string
+	Promisc bool
+	// AddVLANHeader re-inserts the 802.1Q tag the NIC stripped, so a VLAN
+	// id counts in the flow key as it does when reading a pcap.
+	AddVLANHeader bool
+}
+
+// DefaultLiveConfig returns the configuration the CLI starts from.
+func DefaultLiveConfig() LiveConfig {
+	return LiveConfig{
+		Workers:       1,
+		RingSizeMB:    64,
+		BlockSizeKB:   1024,
+		Snaplen:       262144,
+		Promisc:       true,
+		AddVLANHeader: true,
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c LiveConfig) Validate() error {
+	page := os.Getpagesize()
+	switch {
+	case c.Interface == "":
+		return errors.New("capture: live capture needs an interface")
+	case c.Workers < 1 || c.Workers > 256:
+		return fmt.Errorf("capture: Workers %d out of range [1, 256]", c.Workers)
+	case c.BlockSizeKB < 4 || (c.BlockSizeKB*1024)%page != 0:
+		return fmt.Errorf("capture: BlockSizeKB %d must be a multiple of the page size (%d bytes)", c.BlockSizeKB, page)
+	case c.RingSizeMB < 1 || c.RingSizeMB*1024 < c.BlockSizeKB:
+		return fmt.Errorf("capture: RingSizeMB %d must hold at least one %d KB block", c.RingSizeMB, c.BlockSizeKB)
+	case c.Snaplen < 64 || c.Snaplen > 262144:
+		return fmt.Errorf("capture: Snaplen %d out of range [64, 262144]", c.Snaplen)
+	}
+	return nil
+}
+
+// LiveStats are the kernel's TPACKET_V3 counters for one socket since it
+// was opened.
+type LiveStats struct {
+	Packets      uint64 // packets the socket received (including dropped ones)
+	Drops        uint64 // packets dropped because the ring was full
+	QueueFreezes uint64 // times the ring filled up and froze
+}
+
+// LiveSource reads one AF_PACKET socket. It implements Source; Next and
+// Close may be called from different goroutines (Close makes a blocked
+// Next return io.EOF within the poll timeout).
+type LiveSource struct {
+	mu     sync.Mutex // held by Next while reading the ring, and by Close
+	tp     *afpacket.TPacket
+	closed bool
+	index  uint64
+	iface  string
+}
+
+// livePoll bounds how long Next blocks in poll(2) before it checks for
+// Close. TPACKET_V3 hands out whole blocks, retired after blockTimeout.
+const (
+	livePoll         = 200 * time.Millisecond
+	liveBlockTimeout = 50 * time.Millisecond
+	maxSnaplen       = 262144
+)
+
+// OpenLive opens cfg.Workers AF_PACKET TPACKET_V3 sockets on the interface,
+// in one fanout group when there is more than one.
+func OpenLive(cfg LiveConfig) ([]*LiveSource, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if _, err := net.InterfaceByName(cfg.Interface); err != nil {
+		var names []string
+		if ifs, e := net.Interfaces(); e == nil {
+			for _, i := range ifs {
+				names = append(names, i.Name)
+			}
+		}
+		return nil, fmt.Errorf("capture: interface %q not found (available: %s)", cfg.Interface, strings.Join(names, ", "))
+	}
+	prog, err := CompileFilter(cfg.Filter, cfg.Snaplen)
+	if err != nil {
+		return nil, err
+	}
+	group := cfg.FanoutGroup
+	if group == 0 {
+		group = uint16(os.Getpid())
+	}
+	block := cfg.BlockSizeKB * 1024
+	nblocks := cfg.RingSizeMB * 1024 / cfg.BlockSizeKB
+	var out []*LiveSource
+	fail := func(err error) ([]*LiveSource, error) {
+		for _, s := range out {
+			s.Close()
+		}
+		return nil, err
+	}
+	for i := 0; i < cfg.Workers; i++ {
+		tp, err := afpacket.NewTPacket(
+			afpacket.OptInterface(cfg.Interface),
+			afpacket.OptTPacketVersion(afpacket.TPacketVersion3),
+			afpacket.OptBlockSize(block),
+			afpacket.OptFrameSize(os.Getpagesize()),
+			afpacket.OptNumBlocks(nblocks),
+			afpacket.OptBlockTimeout(liveBlockTimeout),
+			afpacket.OptPollTimeout(livePoll),
+			afpacket.OptAddVLANHeader(cfg.AddVLANHeader),
+		)
+		if err != nil {
+			if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+				return fail(fmt.Errorf("capture: open AF_PACKET socket on %s: %w: live capture needs CAP_NET_RAW (or root); grant it with `sudo setcap cap_net_raw+ep $(command -v apisensor)` or run as root", cfg.Interface, err))
+			}
+			return fail(fmt.Errorf("capture: open AF_PACKET socket %d on %s: %w", i, cfg.Interface, err))
+		}
+		s := &LiveSource{tp: tp, iface: cfg.Interface}
+		out = append(out, s)
+		if len(prog) > 0 {
+			if err := tp.SetBPF(prog); err != nil {
+				return fail(fmt.Errorf("capture: attach filter %q on %s: %w", cfg.Filter, cfg.Interface, err))
+			}
+		}
+		if cfg.Promisc {
+			if err := tp.SetPromiscuous(true); err != nil {
+				return fail(fmt.Errorf("capture: set promiscuous mode on %s: %w", cfg.Interface, err))
+			}
+		}
+		if cfg.Workers > 1 {
+			if err := tp.SetFanout(afpacket.FanoutHash|afpacket.FanoutHashWithDefrag, group); err != nil {
+				return fail(fmt.Errorf("capture: join fanout group %d on %s: %w", group, cfg.Interface, err))
+			}
+		}
+	}
+	return out, nil
+}
+
+// Next implements Source. Timestamps come from the ring; LinkType is
+// Ethernet. Index counts this socket's packets.
+func (s *LiveSource) Next(p *Packet) error {
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return io.EOF
+		}
+		data, ci, err := s.tp.ZeroCopyReadPacketData()
+		s.mu.Unlock()
+		if err == nil {
+			s.index++
+			p.Data = data
+			p.TS = ci.Timestamp
+			p.OrigLen = ci.Length
+			p.LinkType = LinkEthernet
+			p.Index = s.index
+			return nil
+		}
+		if errors.Is(err, afpacket.ErrTimeout) {
+			continue
+		}
+		return fmt.Errorf("capture: read %s: %w", s.iface, err)
+	}
+}
+
+// Close closes the socket; a concurrent Next returns io.EOF.
+func (s *LiveSource) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		s.tp.Close()
+	}
+	return nil
+}
+
+// Stats returns the kernel's counters for this socket.
+func (s *LiveSource) Stats() (LiveStats, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return LiveStats{}, errors.New("capture: stats of a closed live source")
+	}
+	_, v3, err := s.tp.SocketStats()
+	if err != nil {
+		return LiveStats{}, fmt.Errorf("capture: socket stats on %s: %w", s.iface, err)
+	}
+	return LiveStats{Packets: uint64(v3.Packets()), Drops: uint64(v3.Drops()), QueueFreezes: uint64(v3.QueueFreezes())}, nil
+}
+
+var _ Source = (*LiveSource)(nil)
+
+// CompileFilter turns a filter string into a socket filter program for an
+// Ethernet socket. An empty expression gives an empty program unless
+// snaplen is below the maximum, in which case a one-instruction
+// "accept snaplen bytes" program enforces it. Every accepting return of
+// the program is capped at snaplen.
+func CompileFilter(expr string, snaplen int) ([]bpf.RawInstruction, error) {
+	expr = strings.TrimSpace(expr)
+	var prog []bpf.RawInstruction
+	switch {
+	case expr == "":
+		if snaplen <= 0 || snaplen >= maxSnaplen {
+			return nil, nil
+		}
+		prog = []bpf.RawInstruction{{Op: 0x06, K: uint32(snaplen)}} // ret #snaplen
+	case expr[0] >= '0' && expr[0] <= '9':
+		var err error
+		if prog, err = parseRawBPF(expr); err != nil {
+			return nil, fmt.Errorf("capture: filter %q: %w", expr, err)
+		}
+	default:
+		var err error
+		if prog, err = compileExpr(expr); err != nil {
+			return nil, fmt.Errorf("capture: filter %q: %w; the built-in compiler knows a subset of tcpdump syntax: "+
+				"pass raw BPF instead, as printed by `tcpdump -ddd '%s'` (e.g. --filter \"$(tcpdump -ddd '%s' | tr '\\n' ',')\")",
+				expr, err, expr, expr)
+		}
+	}
+	if snaplen > 0 {
+		for i := range prog {
+			if prog[i].Op == 0x06 && prog[i].K > uint32(snaplen) { // BPF_RET|BPF_K
+				prog[i].K = uint32(snaplen)
+			}
+		}
+	}
+	return prog, nil
+}
+
+func compileExpr(expr string) (prog []bpf.RawInstruction, err error) {
+	// The compiler panics on some malformed input; a bad flag must not
+	// crash the sensor.
+	defer func() {
+		if r := recover(); r != nil {
+			prog, err = nil, fmt.Errorf("compiler failed: %v", r)
+		}
+	}()
+	if err := checkFilterWords(expr); err != nil {
+		return nil, err
+	}
+	e := filter.NewExpression(expr)
+	if e == nil {
+		return nil, errors.New("empty expression")
+	}
+	f := e.Compile()
+	if f == nil {
+		return nil, errors.New("could not parse expression")
+	}
+	ins, err := f.Compile()
+	if err != nil {
+		return nil, err
+	}
+	if len(ins) == 0 {
+		return nil, errors.New("compiled to an empty program")
+	}
+	prog, err = bpf.Assemble(ins)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkJumps(prog); err != nil {
+		return nil, fmt.Errorf("compiler produced an invalid program: %w", err)
+	}
+	return prog, nil
+}
+
+// filterWords are the tcpdump primitives the go-pcap compiler was checked
+// to translate faithfully (TestCompileFilterSemantics runs each against
+// frames). It silently drops what it does not understand (`tcp[13] & 2 !=
+// 0`, `vlan`, `!tcp`, `portrange` all compile to something else; `icmp`
+// matches everything and `tcp and not port 22` lets UDP through, measured
+// with go-pcap 8c87ecf5dbc5), so anything outside this list is refused
+// rather than filtered wrongly.
+var filterWords = map[string]bool{
+	"tcp": true, "udp": true, "host": true, "net": true, "port": true,
+	"src": true, "dst": true, "and": true, "or": true,
+}
+
+func checkFilterWords(expr string) error {
+	spaced := strings.NewReplacer("(", " ( ", ")", " ) ").Replace(expr)
+	for _, w := range strings.Fields(spaced) {
+		lw := strings.ToLower(w)
+		if filterWords[lw] || w == "(" || w == ")" {
+			continue
+		}
+		if _, err := netip.ParseAddr(w); err == nil {
+			continue
+		}
+		if _, err := netip.ParsePrefix(w); err == nil {
+			continue
+		}
+		if n, err := strconv.ParseUint(w, 10, 16); err == nil && n > 0 {
+			continue
+		}
+		return fmt.Errorf("%q is not supported by the built-in compiler (it knows tcp, udp, host, net, port, src, dst, and, or, parentheses, addresses and port numbers)", w)
+	}
+	return nil
+}
+
+// checkJumps verifies every conditional jump lands inside the program,
+// which the kernel would otherwise refuse with a bare EINVAL.
+func checkJumps(prog []bpf.RawInstruction) error {
+	n := len(prog)
+	for i, in := range prog {
+		if in.Op&7 != 5 { // BPF_JMP class
+			continue
+		}
+		if in.Op == 0x05 { // ja: k is the offset
+			if int(in.K) >= n-i-1 {
+				return fmt.Errorf("instruction %d jumps past the end", i+1)
+			}
+			continue
+		}
+		if int(in.Jt) >= n-i-1 || int(in.Jf) >= n-i-1 {
+			return fmt.Errorf("instruction %d jumps past the end", i+1)
+		}
+	}
+	if n == 0 || prog[n-1].Op&7 != 6 { // BPF_RET
+		return errors.New("program does not end in a return")
+	}
+	return nil
+}
+
+// parseRawBPF reads `tcpdump -ddd` output: the instruction count, then one
+// "code jt jf k" instruction per line (commas also separate instructions).
+func parseRawBPF(s string) ([]bpf.RawInstruction, error) {
+	fields := strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == ',' || r == '\r' || r == ';' })
+	if len(fields) == 0 {
+		return nil, errors.New("raw BPF: empty")
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(fields[0]))
+	if err != nil {
+		return nil, fmt.Errorf("raw BPF: first line must be the instruction count: %w", err)
+	}
+	lines := fields[1:]
+	if n <= 0 || n > 4096 /* BPF_MAXINSNS */ || n != len(lines) {
+		return nil, fmt.Errorf("raw BPF: count says %d instructions, found %d", n, len(lines))
+	}
+	prog := make([]bpf.RawInstruction, n)
+	for i, l := range lines {
+		f := strings.Fields(l)
+		if len(f) != 4 {
+			return nil, fmt.Errorf("raw BPF: instruction %d %q: want \"code jt jf k\"", i+1, l)
+		}
+		var v [4]uint64
+		for j, x := range f {
+			if v[j], err = strconv.ParseUint(x, 10, 32); err != nil {
+				return nil, fmt.Errorf("raw BPF: instruction %d %q: %w", i+1, l, err)
+			}
+		}
+		if v[0] > 0xffff || v[1] > 0xff || v[2] > 0xff {
+			return nil, fmt.Errorf("raw BPF: instruction %d %q: field out of range", i+1, l)
+		}
+		prog[i] = bpf.RawInstruction{Op: uint16(v[0]), Jt: uint8(v[1]), Jf: uint8(v[2]), K: uint32(v[3])}
+	}
+	if err := checkJumps(prog); err != nil {
+		return nil, fmt.Errorf("raw BPF: %w", err)
+	}
+	return prog, nil
+}

@@ -1,0 +1,363 @@
+package capture
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gopacket/gopacket/layers"
+	"golang.org/x/net/bpf"
+)
+
+func TestCompileFilter(t *testing.T) {
+	// An expression the built-in compiler knows.
+	prog, err := CompileFilter("tcp port 80", 1500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm, err := bpf.NewVM(disasm(t, prog))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := defaultInner()
+	udp := in
+	udp.udp = true
+	if n, _ := vm.Run(in.eth(t)); n == 0 || n > 1500 {
+		t.Fatalf("tcp port 80 frame: filter returned %d", n)
+	}
+	if n, _ := vm.Run(udp.eth(t)); n != 0 {
+		t.Fatalf("udp frame accepted: %d", n)
+	}
+	// Raw `tcpdump -ddd tcp` output, newline and comma forms; snaplen caps
+	// the accepting return.
+	raw := "6\n40 0 0 12\n21 0 3 2048\n48 0 0 23\n21 0 1 6\n6 0 0 262144\n6 0 0 0\n"
+	for _, s := range []string{raw, strings.ReplaceAll(strings.TrimSpace(raw), "\n", ",")} {
+		prog, err := CompileFilter(s, 128)
+		if err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		if len(prog) != 6 || prog[4].K != 128 || prog[1].K != 2048 {
+			t.Fatalf("parsed %+v", prog)
+		}
+		vm, err := bpf.NewVM(disasm(t, prog))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := vm.Run(in.eth(t)); n != 128 {
+			t.Fatalf("tcp frame: %d", n)
+		}
+	}
+	// Snaplen alone.
+	if prog, err := CompileFilter("", 200); err != nil || len(prog) != 1 || prog[0].K != 200 {
+		t.Fatalf("snaplen-only program %+v %v", prog, err)
+	}
+	if prog, err := CompileFilter("", 262144); err != nil || prog != nil {
+		t.Fatalf("no program expected: %+v %v", prog, err)
+	}
+	// Errors.
+	for _, bad := range []string{"tcp[tcpflags] & tcp-syn != 0", "vlan and tcp", "portrange 80-90", "garbage words", "icmp", "not tcp", "tcp and not port 22", "3\n6 0 0 1", "2\n21 5 0 1\n6 0 0 0", "1\n6 0 x 1"} {
+		_, err := CompileFilter(bad, 0)
+		if err == nil {
+			t.Errorf("%q accepted", bad)
+			continue
+		}
+		if !(bad[0] >= '0' && bad[0] <= '9') && !strings.Contains(err.Error(), "tcpdump -ddd") {
+			t.Errorf("%q: error does not suggest raw BPF: %v", bad, err)
+		}
+	}
+}
+
+func disasm(t *testing.T, raw []bpf.RawInstruction) []bpf.Instruction {
+	ins, ok := bpf.Disassemble(raw)
+	if !ok {
+		t.Fatalf("cannot disassemble %+v", raw)
+	}
+	return ins
+}
+
+func TestOpenLiveErrors(t *testing.T) {
+	cfg := DefaultLiveConfig()
+	cfg.Interface = "apisensor-nx0"
+	_, err := OpenLive(cfg)
+	if err == nil || !strings.Contains(err.Error(), `interface "apisensor-nx0" not found (available: `) || !strings.Contains(err.Error(), "lo") {
+		t.Fatalf("err = %v", err)
+	}
+	if DefaultLiveConfig().Validate() == nil {
+		t.Fatal("config without interface accepted")
+	}
+	for i, mut := range []func(*LiveConfig){
+		func(c *LiveConfig) { c.Workers = 0 },
+		func(c *LiveConfig) { c.BlockSizeKB = 3 },
+		func(c *LiveConfig) { c.RingSizeMB = 0 },
+		func(c *LiveConfig) { c.Snaplen = 10 },
+	} {
+		c := DefaultLiveConfig()
+		c.Interface = "lo"
+		mut(&c)
+		if c.Validate() == nil {
+			t.Errorf("case %d accepted", i)
+		}
+	}
+	if os.Geteuid() != 0 {
+		c := DefaultLiveConfig()
+		c.Interface = "lo"
+		if _, err := OpenLive(c); err == nil || !strings.Contains(err.Error(), "CAP_NET_RAW") {
+			t.Fatalf("non-root error does not explain CAP_NET_RAW: %v", err)
+		}
+	}
+}
+
+// flowBytes maps "src:port>dst:port" to the TCP payload bytes in order.
+type flowBytes map[string][]byte
+
+func (f flowBytes) add(d *Decoded) {
+	if d.Proto != 6 || len(d.Payload) == 0 {
+		return
+	}
+	k := fmt.Sprintf("%v:%d>%v:%d", d.Src, d.SrcPort, d.Dst, d.DstPort)
+	f[k] = append(f[k], d.Payload...)
+}
+
+// liveTestPcap writes a pcap with a few TCP conversations (plus UDP and
+// ARP the filter must drop) between addresses of the benchmarking range
+// 198.18.0.0/15, which exist only on the test's veth pair.
+func liveTestPcap(t *testing.T) string {
+	var pkts []testPkt
+	ts := time.Unix(1700000000, 0)
+	push := func(frame []byte) {
+		pkts = append(pkts, testPkt{data: frame, ts: ts, lt: LinkEthernet})
+		ts = ts.Add(time.Millisecond)
+	}
+	for c := 0; c < 4; c++ {
+		cli := defaultInner()
+		cli.src = netipMust(fmt.Sprintf("198.18.0.%d", 10+c))
+		cli.dst = netipMust("198.18.1.1")
+		cli.sport = uint16(41000 + c)
+		srv := cli
+		srv.src, srv.dst, srv.sport, srv.dport = cli.dst, cli.src, cli.dport, cli.sport
+		for i := 0; i < 5; i++ {
+			cli.payload = bytes.Repeat([]byte{byte('a' + c), byte('0' + i)}, 100+i*50)
+			cli.seq += 1000
+			push(cli.eth(t))
+			srv.payload = bytes.Repeat([]byte{byte('A' + c), byte('0' + i)}, 100+i*120)
+			srv.seq += 5000
+			push(srv.eth(t))
+		}
+	}
+	u := defaultInner()
+	u.src, u.dst, u.udp = netipMust("198.18.0.99"), netipMust("198.18.1.1"), true
+	push(u.eth(t))
+	push(ser(t, &layers.Ethernet{SrcMAC: macA, DstMAC: layers.EthernetBroadcast, EthernetType: layers.EthernetTypeARP},
+		&layers.ARP{AddrType: layers.LinkTypeEthernet, Protocol: layers.EthernetTypeIPv4, HwAddressSize: 6, ProtAddressSize: 4, Operation: 1,
+			SourceHwAddress: macA, SourceProtAddress: []byte{198, 18, 0, 10}, DstHwAddress: make([]byte, 6), DstProtAddress: []byte{198, 18, 1, 1}}))
+	return writeFile(t, "live.pcap", writePcap(t, pkts, false))
+}
+
+func netipMust(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// TestLiveVeth replays a pcap into one end of a veth pair (the other end
+// in a private network namespace) and captures it with OpenLive: the TCP
+// payload per flow must equal what OpenFiles+Decoder read from the pcap.
+func TestLiveVeth(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("live capture test needs root: it creates a network namespace and a veth pair and opens AF_PACKET sockets")
+	}
+	for _, tool := range []string{"ip", "tcpreplay"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("live capture test needs %q (apt-get install iproute2 tcpreplay): %v", tool, err)
+		}
+	}
+	run := func(args ...string) error {
+		out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	id := os.Getpid() % 100000
+	ns := fmt.Sprintf("apisensor-test-%d", id)
+	hostIf, peerIf := fmt.Sprintf("apsh%d", id), fmt.Sprintf("apsp%d", id)
+	if err := run("ip", "netns", "add", ns); err != nil {
+		t.Skipf("cannot create a network namespace here: %v", err)
+	}
+	t.Cleanup(func() { run("ip", "netns", "del", ns) })
+	if err := run("ip", "link", "add", hostIf, "type", "veth", "peer", "name", peerIf, "netns", ns); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { run("ip", "link", "del", hostIf) })
+	// No IPv6 autoconfiguration chatter on the capture end.
+	os.WriteFile("/proc/sys/net/ipv6/conf/"+hostIf+"/disable_ipv6", []byte("1"), 0o644)
+	for _, c := range [][]string{{"ip", "link", "set", hostIf, "up"}, {"ip", "netns", "exec", ns, "ip", "link", "set", peerIf, "up"}} {
+		if err := run(c...); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	path := liveTestPcap(t)
+	want := flowBytes{}
+	wantPkts := 0
+	{
+		src, err := OpenFiles([]string{path}, DefaultFileConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := NewDecoder(DefaultDecoderConfig())
+		var p Packet
+		var out Decoded
+		for src.Next(&p) == nil {
+			if d.Decode(&p, &out) && out.Proto == 6 {
+				want.add(&out)
+				wantPkts++
+			}
+		}
+		src.Close()
+	}
+
+	cfg := DefaultLiveConfig()
+	cfg.Interface = hostIf
+	cfg.Workers = 2
+	cfg.RingSizeMB = 2
+	cfg.BlockSizeKB = 64
+	cfg.Filter = "tcp"
+	srcs, err := OpenLive(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	got := flowBytes{}
+	gotPkts := 0
+	var wg sync.WaitGroup
+	errs := make(chan error, len(srcs))
+	for _, s := range srcs {
+		wg.Add(1)
+		go func(s *LiveSource) {
+			defer wg.Done()
+			d := NewDecoder(DefaultDecoderConfig())
+			var p Packet
+			var out Decoded
+			for {
+				err := s.Next(&p)
+				if errors.Is(err, io.EOF) {
+					return
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				if p.TS.IsZero() || p.LinkType != LinkEthernet {
+					errs <- fmt.Errorf("packet without timestamp or link type: %+v", p)
+					return
+				}
+				if d.Decode(&p, &out) && out.Proto == 6 {
+					mu.Lock()
+					got.add(&out)
+					gotPkts++
+					mu.Unlock()
+				}
+			}
+		}(s)
+	}
+	if err := run("ip", "netns", "exec", ns, "tcpreplay", "-q", "-t", "-i", peerIf, path); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the ring's block timeout to hand over the last packets.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		n := gotPkts
+		mu.Unlock()
+		if n >= wantPkts {
+			break
+		}
+	}
+	var kernel LiveStats
+	for _, s := range srcs {
+		st, err := s.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		kernel.Packets += st.Packets
+		kernel.Drops += st.Drops
+	}
+	for _, s := range srcs {
+		s.Close()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if kernel.Drops != 0 || kernel.Packets < uint64(wantPkts) {
+		t.Errorf("kernel stats %+v, want >= %d packets and no drops", kernel, wantPkts)
+	}
+	if gotPkts != wantPkts || len(got) != len(want) {
+		t.Fatalf("captured %d TCP packets in %d flows, want %d in %d", gotPkts, len(got), wantPkts, len(want))
+	}
+	for k, w := range want {
+		if !bytes.Equal(got[k], w) {
+			t.Fatalf("flow %s: captured %d bytes, pcap has %d", k, len(got[k]), len(w))
+		}
+	}
+}
+
+// TestCompileFilterSemantics runs every primitive the built-in compiler
+// is allowed to handle against frames in the BPF VM, so a compiler that
+// silently drops part of an expression is caught.
+func TestCompileFilterSemantics(t *testing.T) {
+	tcp4 := defaultInner() // 10.1.2.3:40001 > 192.168.7.9:80
+	udp4 := tcp4
+	udp4.udp, udp4.sport, udp4.dport = true, 5353, 53
+	tcp6 := tcp4.v6()
+	icmp := ser(t, &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4},
+		&layers.IPv4{Version: 4, IHL: 5, TTL: 1, Protocol: layers.IPProtocolICMPv4, SrcIP: tcp4.src.AsSlice(), DstIP: tcp4.dst.AsSlice()},
+		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0)})
+	frames := map[string][]byte{"tcp4": tcp4.eth(t), "udp4": udp4.eth(t), "tcp6": tcp6.eth(t), "icmp": icmp}
+	cases := []struct {
+		expr   string
+		accept []string // frames accepted; the rest must be refused
+	}{
+		{"tcp", []string{"tcp4", "tcp6"}},
+		{"udp", []string{"udp4"}},
+		{"tcp or udp", []string{"tcp4", "tcp6", "udp4"}},
+		{"port 80", []string{"tcp4", "tcp6"}},
+		{"port 53", []string{"udp4"}},
+		{"src host 10.1.2.3", []string{"tcp4", "udp4", "icmp"}},
+		{"dst host 10.1.2.3", nil},
+		{"host 192.168.7.9 and (port 80 or port 443)", []string{"tcp4"}},
+		{"net 10.0.0.0/8", []string{"tcp4", "udp4", "icmp"}},
+		{"net 11.0.0.0/8", nil},
+		{"tcp dst port 80", []string{"tcp4", "tcp6"}},
+		{"tcp src port 80", nil},
+	}
+	for _, tc := range cases {
+		prog, err := CompileFilter(tc.expr, 0)
+		if err != nil {
+			t.Errorf("%q: %v", tc.expr, err)
+			continue
+		}
+		vm, err := bpf.NewVM(disasm(t, prog))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.expr, err)
+		}
+		for name, f := range frames {
+			want := false
+			for _, a := range tc.accept {
+				want = want || a == name
+			}
+			n, err := vm.Run(f)
+			if err != nil {
+				t.Fatalf("%q on %s: %v", tc.expr, name, err)
+			}
+			if (n > 0) != want {
+				t.Errorf("%q on %s: accepted=%v, want %v", tc.expr, name, n > 0, want)
+			}
+		}
+	}
+}
