@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/apisensor/apisensor/internal/netnstest"
 	"io"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -167,39 +167,8 @@ func netipMust(s string) netip.Addr { return netip.MustParseAddr(s) }
 // in a private network namespace) and captures it with OpenLive: the TCP
 // payload per flow must equal what OpenFiles+Decoder read from the pcap.
 func TestLiveVeth(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("live capture test needs root: it creates a network namespace and a veth pair and opens AF_PACKET sockets")
-	}
-	for _, tool := range []string{"ip", "tcpreplay"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("live capture test needs %q (apt-get install iproute2 tcpreplay): %v", tool, err)
-		}
-	}
-	run := func(args ...string) error {
-		out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, out)
-		}
-		return nil
-	}
-	id := os.Getpid() % 100000
-	ns := fmt.Sprintf("apisensor-test-%d", id)
-	hostIf, peerIf := fmt.Sprintf("apsh%d", id), fmt.Sprintf("apsp%d", id)
-	if err := run("ip", "netns", "add", ns); err != nil {
-		t.Skipf("cannot create a network namespace here: %v", err)
-	}
-	t.Cleanup(func() { run("ip", "netns", "del", ns) })
-	if err := run("ip", "link", "add", hostIf, "type", "veth", "peer", "name", peerIf, "netns", ns); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { run("ip", "link", "del", hostIf) })
-	// No IPv6 autoconfiguration chatter on the capture end.
-	os.WriteFile("/proc/sys/net/ipv6/conf/"+hostIf+"/disable_ipv6", []byte("1"), 0o644)
-	for _, c := range [][]string{{"ip", "link", "set", hostIf, "up"}, {"ip", "netns", "exec", ns, "ip", "link", "set", peerIf, "up"}} {
-		if err := run(c...); err != nil {
-			t.Fatal(err)
-		}
-	}
+	wire := netnstest.New(t)
+	hostIf := wire.Host
 
 	path := liveTestPcap(t)
 	want := flowBytes{}
@@ -265,7 +234,7 @@ func TestLiveVeth(t *testing.T) {
 			}
 		}(s)
 	}
-	if err := run("ip", "netns", "exec", ns, "tcpreplay", "-q", "-t", "-i", peerIf, path); err != nil {
+	if err := wire.Replay(path); err != nil {
 		t.Fatal(err)
 	}
 	// Wait for the ring's block timeout to hand over the last packets.

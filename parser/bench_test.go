@@ -1,0 +1,94 @@
+package parser
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apisensor/apisensor/model"
+)
+
+type discard struct{ n int }
+
+func (d *discard) Call(*model.Call) { d.n++ }
+
+var benchReq = []byte("GET /api/v1/users/12345/orders?limit=20&offset=40 HTTP/1.1\r\n" +
+	"Host: api.example.com\r\n" +
+	"User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0\r\n" +
+	"Accept: application/json\r\n" +
+	"Accept-Encoding: gzip, deflate, br\r\n" +
+	"Authorization: Bearer 8f14e45fceea167a5a36dedd4bea2543\r\n" +
+	"X-Request-Id: 7d3f0c1e-8a1b-4c2d-9e3f-112233445566\r\n" +
+	"Connection: keep-alive\r\n\r\n")
+
+var benchBody = `{"orders":[` + strings.Repeat(`{"id":1234,"total":99.5,"status":"shipped"},`, 8) + `{"id":1}]}`
+
+var benchResp = []byte("HTTP/1.1 200 OK\r\n" +
+	"Content-Type: application/json; charset=utf-8\r\n" +
+	"Content-Length: " + fmtInt(len(benchBody)) + "\r\n" +
+	"Cache-Control: no-store\r\n" +
+	"Date: Mon, 23 Nov 2026 20:00:00 GMT\r\n\r\n" + benchBody)
+
+func benchConn(b *testing.B) (*Parser, *Conn) {
+	p, err := New(testConfig(), &discard{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p, p.NewConn(model.ConnMeta{Client: cliAddr, Server: srvAddr})
+}
+
+// BenchmarkParseRequestResponse: one keep-alive request+response pair per
+// op, each message in one Data call, Call allocation included.
+func BenchmarkParseRequestResponse(b *testing.B) {
+	_, c := benchConn(b)
+	ts := time.Unix(1, 0)
+	b.SetBytes(int64(len(benchReq) + len(benchResp)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.Data(model.ClientToServer, benchReq, ts)
+		c.Data(model.ServerToClient, benchResp, ts)
+	}
+}
+
+// BenchmarkParseSplit: the same pair delivered in ~100-byte segments, so
+// header blocks span Data calls.
+func BenchmarkParseSplit(b *testing.B) {
+	_, c := benchConn(b)
+	ts := time.Unix(1, 0)
+	b.SetBytes(int64(len(benchReq) + len(benchResp)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for _, m := range []struct {
+			d model.Direction
+			p []byte
+		}{{model.ClientToServer, benchReq}, {model.ServerToClient, benchResp}} {
+			p := m.p
+			for len(p) > 0 {
+				k := min(100, len(p))
+				c.Data(m.d, p[:k], ts)
+				p = p[k:]
+			}
+		}
+	}
+}
+
+func BenchmarkChunked(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+	for i := 0; i < 4; i++ {
+		sb.WriteString("64;ext=1\r\n" + strings.Repeat("x", 100) + "\r\n")
+	}
+	sb.WriteString("0\r\n\r\n")
+	resp := []byte(sb.String())
+	_, c := benchConn(b)
+	ts := time.Unix(1, 0)
+	b.SetBytes(int64(len(benchReq) + len(resp)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.Data(model.ClientToServer, benchReq, ts)
+		c.Data(model.ServerToClient, resp, ts)
+	}
+}

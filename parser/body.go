@@ -1,0 +1,437 @@
+package parser
+
+import (
+	"time"
+
+	"github.com/apisensor/apisensor/model"
+)
+
+// bodyWrite counts p into the current body and keeps what fits in MaxBody.
+func (c *Conn) bodyWrite(h *half, p []byte) {
+	b := h.body
+	if b == nil || len(p) == 0 {
+		return
+	}
+	b.Bytes += int64(len(p))
+	if h.noStore {
+		return
+	}
+	max := c.p.cfg.MaxBody
+	if cap(b.Data) > 0 {
+		// Exact-size buffer from a known Content-Length.
+		room := max - len(b.Data)
+		if room > cap(b.Data)-len(b.Data) {
+			room = cap(b.Data) - len(b.Data)
+		}
+		c.keep(h, &b.Data, p, room)
+		return
+	}
+	if h.bodyBuf == nil {
+		if max == 0 {
+			c.keep(h, nil, p, 0)
+			return
+		}
+		h.bodyBuf = c.p.bodyPool.Get().(*[]byte)
+		*h.bodyBuf = (*h.bodyBuf)[:0]
+	}
+	c.keep(h, h.bodyBuf, p, max-len(*h.bodyBuf))
+}
+
+func (c *Conn) keep(h *half, dst *[]byte, p []byte, room int) {
+	if len(p) > room {
+		if room > 0 {
+			*dst = append(*dst, p[:room]...)
+		}
+		h.body.Truncated = true
+		if h.call != nil {
+			if h.isReq {
+				h.call.Flags |= model.FlagReqBodyTruncated
+			} else {
+				h.call.Flags |= model.FlagRespBodyTruncated
+			}
+		}
+		return
+	}
+	*dst = append(*dst, p...)
+}
+
+// finalizeBody moves a pooled body into a right-sized slice the Call owns.
+func (c *Conn) finalizeBody(h *half) {
+	if h.bodyBuf != nil {
+		if h.body != nil && len(*h.bodyBuf) > 0 {
+			h.body.Data = append([]byte(nil), (*h.bodyBuf)...)
+		}
+		c.releaseBody(h)
+	}
+	if h.body != nil && cap(h.body.Data) > len(h.body.Data) && len(h.body.Data) < int(h.body.Bytes) {
+		h.body.Truncated = true
+	}
+}
+
+func (c *Conn) releaseBody(h *half) {
+	if h.bodyBuf != nil {
+		*h.bodyBuf = (*h.bodyBuf)[:0]
+		c.p.bodyPool.Put(h.bodyBuf)
+		h.bodyBuf = nil
+	}
+}
+
+// endMessage closes the message on h and emits what is complete.
+func (c *Conn) endMessage(h *half, ts time.Time) {
+	c.finalizeBody(h)
+	if call := h.call; call != nil {
+		if ts.After(call.EndTS) {
+			call.EndTS = ts
+		}
+		if t := c.findTxn(call); t != nil {
+			if h.isReq {
+				t.reqDone = true
+			} else {
+				t.respDone = true
+			}
+		}
+	}
+	h.call, h.body = nil, nil
+	h.noStore = false
+	h.st = stStart
+	c.flush()
+}
+
+// flush emits finished transactions in request order.
+func (c *Conn) flush() {
+	n := 0
+	for n < len(c.q) && c.q[n].reqDone && c.q[n].respDone {
+		c.emit(c.q[n].call)
+		c.q[n].call = nil
+		n++
+	}
+	if n > 0 {
+		m := copy(c.q, c.q[n:])
+		for i := m; i < len(c.q); i++ {
+			c.q[i] = txn{}
+		}
+		c.q = c.q[:m]
+	}
+}
+
+func (c *Conn) emit(call *model.Call) {
+	for i := range c.h {
+		if c.h[i].call == call { // forced out early: stop writing into it
+			c.finalizeBody(&c.h[i])
+			c.h[i].call, c.h[i].body = nil, nil
+		}
+	}
+	st := &c.p.st
+	st.calls.Add(1)
+	if call.Flags&model.FlagNoResponse != 0 {
+		st.noResponse.Add(1)
+	}
+	if call.Flags&model.FlagNoRequest != 0 {
+		st.noRequest.Add(1)
+	}
+	c.p.sink.Call(call)
+}
+
+// chunkSize reads a chunk-size line and returns the bytes of b consumed.
+func (c *Conn) chunkSize(h *half, b []byte, ts time.Time) int {
+	j := -1
+	for i, ch := range b {
+		if ch == '\n' {
+			j = i
+			break
+		}
+	}
+	take := len(b)
+	if j >= 0 {
+		take = j + 1
+	}
+	if h.chunkLine+take > maxChunkLine {
+		c.badChunk(h, ts)
+		return 0
+	}
+	var line []byte
+	if h.chunkLine == 0 && j >= 0 {
+		line = b[:j] // whole line in b: parse in place
+	} else {
+		if h.chunkLine == 0 {
+			h.buf = h.buf[:0]
+		}
+		h.buf = append(h.buf, b[:take]...)
+		h.chunkLine += take
+		if j < 0 {
+			return take
+		}
+		line = h.buf[:len(h.buf)-1]
+	}
+	h.chunkLine = 0
+	size, ok := parseChunkSize(trimCR(line))
+	if !ok {
+		c.badChunk(h, ts)
+		return take
+	}
+	if size == 0 {
+		h.st = stTrailer
+		h.buf = h.buf[:0]
+		h.lineStart = 0
+		h.lines = 0
+		return take
+	}
+	h.st = stChunkData
+	h.rem = size
+	return take
+}
+
+// parseChunkSize reads hex digits, then optional whitespace and ';'
+// extensions (ignored).
+func parseChunkSize(line []byte) (int64, bool) {
+	i := 0
+	for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+		i++
+	}
+	var n int64
+	d := 0
+	for ; i < len(line); i++ {
+		ch := line[i]
+		var v byte
+		switch {
+		case ch >= '0' && ch <= '9':
+			v = ch - '0'
+		case ch >= 'a' && ch <= 'f':
+			v = ch - 'a' + 10
+		case ch >= 'A' && ch <= 'F':
+			v = ch - 'A' + 10
+		default:
+			goto rest
+		}
+		if d >= 15 {
+			return 0, false
+		}
+		n = n<<4 | int64(v)
+		d++
+	}
+rest:
+	if d == 0 {
+		return 0, false
+	}
+	for ; i < len(line); i++ {
+		switch line[i] {
+		case ' ', '\t':
+		case ';':
+			return n, true
+		default:
+			return 0, false
+		}
+	}
+	return n, true
+}
+
+// badChunk ends a message whose chunked framing broke and resyncs.
+func (c *Conn) badChunk(h *half, ts time.Time) {
+	c.p.count(ReasonBadChunk)
+	if h.call != nil {
+		h.call.Flags |= model.FlagBadChunk
+	}
+	if h.body != nil {
+		h.body.Truncated = true
+	}
+	c.endMessage(h, ts)
+	c.enterResync(h, false)
+}
+
+// trailers appends the trailer fields to the message's headers (after the
+// header section, in wire order) and ends the message.
+func (c *Conn) trailers(h *half, block []byte, ts time.Time) {
+	if h.call != nil && len(block) > 2 {
+		var mi msgInfo
+		s := string(block)
+		if h.isReq {
+			h.call.ReqHeaders = append(h.call.ReqHeaders, c.parseFields(s, &mi, true, &h.call.Flags)...)
+		} else {
+			h.call.RespHeaders = append(h.call.RespHeaders, c.parseFields(s, &mi, false, &h.call.Flags)...)
+		}
+	}
+	c.endMessage(h, ts)
+}
+
+// finishV09Request turns the buffered "GET /path" into an HTTP/0.9 call.
+func (c *Conn) finishV09Request(h *half) {
+	line := h.buf
+	for len(line) > 0 && (line[len(line)-1] == '\n' || line[len(line)-1] == '\r') {
+		line = line[:len(line)-1]
+	}
+	s := string(line)
+	method, target, _, _ := splitRequestLine(s)
+	call := c.newCall()
+	call.TS = h.msgTS
+	call.EndTS = h.lastTS
+	call.Method = method
+	call.URI = target
+	call.Proto = "HTTP/0.9"
+	call.Flags |= model.FlagHTTP09
+	var mi msgInfo
+	c.fillTarget(call, &mi)
+	c.principal(call, &mi)
+	c.p.st.requests.Add(1)
+	c.p.st.http09.Add(1)
+	c.enqueue(call)
+	c.q[len(c.q)-1].reqDone = true
+	h.buf = h.buf[:0]
+	// HTTP/0.9 has one request per connection.
+	h.st = stDead
+}
+
+// finishAll ends every message in progress and emits every transaction.
+func (c *Conn) finishAll(ts time.Time) {
+	for i := range c.h {
+		h := &c.h[i]
+		if h.call != nil {
+			switch h.st {
+			case stBodyClose:
+			case stBodyCL, stChunkSize, stChunkData, stChunkCRLF, stTrailer:
+				if h.body != nil {
+					h.body.Truncated = true
+				}
+			}
+			end := h.lastTS
+			if end.IsZero() {
+				end = ts
+			}
+			c.endMessage(h, end)
+		}
+		c.releaseBody(h)
+	}
+	for i := range c.q {
+		t := &c.q[i]
+		if !t.respDone {
+			t.call.Flags |= model.FlagNoResponse
+			t.respDone = true
+		}
+		t.reqDone = true
+	}
+	c.flush()
+}
+
+// Gap reports n bytes of dir that will never arrive.
+func (c *Conn) Gap(dir model.Direction, n int, ts time.Time) {
+	if c.closed || c.abandoned || n <= 0 {
+		return
+	}
+	h := &c.h[dir&1]
+	if h.st == stDead || !h.seen || h.st == stTunnel {
+		// Nothing parsed yet (or not HTTP): the hole just moves the start.
+		if h.npre > 0 {
+			h.npre = 0 // never splice bytes across a hole
+		}
+		return
+	}
+	c.p.st.gaps.Add(1)
+	c.p.st.gapBytes.Add(uint64(n))
+	h.lastTS = ts
+	n64 := int64(n)
+	switch h.st {
+	case stBodyCL, stChunkData:
+		if h.call != nil {
+			h.call.Flags |= gapFlagFor(h)
+		}
+		if h.body != nil {
+			h.body.Truncated = true
+		}
+		h.noStore = true
+		if n64 <= h.rem {
+			// Length known: the hole is only missing body bytes.
+			if h.body != nil {
+				h.body.Bytes += n64
+			}
+			h.rem -= n64
+			if h.rem == 0 {
+				if h.st == stBodyCL {
+					c.endMessage(h, ts)
+				} else {
+					h.st = stChunkCRLF
+					h.chunkLine = 0
+				}
+			}
+			return
+		}
+		if h.body != nil {
+			h.body.Bytes += h.rem
+		}
+		wasCL := h.st == stBodyCL
+		c.endMessage(h, ts)
+		// The rest of the hole lies past this body: if the body was the
+		// whole message, the next message's start was lost.
+		c.enterResync(h, true)
+		h.lostStart = wasCL
+	case stBodyClose:
+		if h.call != nil {
+			h.call.Flags |= gapFlagFor(h)
+		}
+		if h.body != nil {
+			h.body.Bytes += n64
+			h.body.Truncated = true
+		}
+		h.noStore = true
+	case stStart:
+		c.enterResync(h, true)
+		h.lostStart = true
+	case stHead:
+		// A partial header block: drop it; its message is lost.
+		if h.probe == probeNone {
+			c.p.st.skipped.Add(uint64(len(h.buf)))
+			c.enterResync(h, true)
+			h.lostStart = true
+		} else {
+			c.enterResync(h, true)
+		}
+	case stResync:
+		h.atLineStart = true
+		h.probe = probeSplit
+	default: // chunk-size line, chunk CRLF, trailers
+		if h.call != nil {
+			h.call.Flags |= gapFlagFor(h)
+		}
+		if h.body != nil {
+			h.body.Truncated = true
+		}
+		c.endMessage(h, ts)
+		c.enterResync(h, true)
+	}
+}
+
+// Close ends the connection: messages in progress end, requests without a
+// response are emitted with FlagNoResponse, in order.
+func (c *Conn) Close(ts time.Time) {
+	if c.closed {
+		return
+	}
+	if rq := c.reqHalf(); !c.abandoned && rq.v09Pending() {
+		c.finishV09Request(rq)
+	}
+	if !c.abandoned {
+		c.finishPartialHead(c.reqHalf(), ts)
+		c.finishPartialHead(c.respHalf(), ts)
+	}
+	c.finishAll(ts)
+	c.closed = true
+	c.h[0].st, c.h[1].st = stDead, stDead
+	c.h[0].buf, c.h[1].buf = nil, nil
+	c.q = nil
+}
+
+// finishPartialHead records a message whose header block was cut by the end
+// of the connection: the start line and complete header lines are kept (a
+// capture that ends mid-headers still shows the request that was made).
+func (c *Conn) finishPartialHead(h *half, ts time.Time) {
+	if h.st != stHead || h.lines < 1 || len(h.buf) < h.lineStart {
+		return
+	}
+	block := append(h.buf[:h.lineStart:h.lineStart], "\r\n"...)
+	h.buf = nil
+	c.onHead(h, block, h.lastTS)
+	if h.call != nil {
+		h.call.Flags |= gapFlagFor(h)
+		if h.body != nil {
+			h.body.Truncated = h.st != stStart
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package parser
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// Config tunes one Parser. Every limit bounds per-connection memory.
+type Config struct {
+	// MaxBody is how many bytes of each message body are kept in
+	// Call.ReqBody.Data / Call.RespBody.Data. Body.Bytes always counts the
+	// full (de-chunked) length.
+	MaxBody int
+	// MaxHeaderBytes caps one header block (start line + fields, or a chunked
+	// trailer block). A block beyond it is counted (ReasonHeaderTooLarge), the
+	// message is dropped and the direction resyncs.
+	MaxHeaderBytes int
+	// MaxPipeline caps requests per connection still waiting for their
+	// response. When a new request would exceed it, the oldest waiting one is
+	// emitted with FlagNoResponse (counted as ReasonPipelineOverflow).
+	MaxPipeline int
+	// HMACKey keys the HMAC-SHA256 used to turn API keys, opaque bearer
+	// tokens and session cookies into non-secret "apikey:"/"session:"
+	// principals. Required: a per-deployment secret, so principals cannot be
+	// brute-forced back to short keys by someone holding only the output.
+	HMACKey []byte
+	// TrustedProxies lists the TCP peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// SessionCookies are cookie names (case-sensitive, as browsers send them)
+	// treated as session identifiers.
+	SessionCookies []string
+	// APIKeyHeaders are header names (case-insensitive) carrying API keys.
+	APIKeyHeaders []string
+	// APIKeyParams are query parameter names (case-insensitive) carrying API
+	// keys. The default list deliberately leaves out "key" (too often a
+	// search/cache key) but includes "access_token" (OAuth 2 RFC 6750 §2.3
+	// query form), whose values are then HMAC'd like any API key.
+	APIKeyParams []string
+}
+
+// DefaultConfig returns the documented defaults. HMACKey is left empty: the
+// deployment must supply one (Validate fails otherwise).
+func DefaultConfig() Config {
+	return Config{
+		MaxBody:        64 << 10,
+		MaxHeaderBytes: 32 << 10,
+		MaxPipeline:    64,
+		SessionCookies: []string{
+			"sessionid", "session", "session_id", "JSESSIONID", "PHPSESSID",
+			"connect.sid", "ASP.NET_SessionId", "_session_id", "sid",
+			"laravel_session", "CFID", "CFTOKEN", "rack.session",
+		},
+		APIKeyHeaders: []string{
+			"X-API-Key", "Api-Key", "ApiKey", "X-Auth-Token", "X-ApiKey",
+			"X-Access-Token", "X-Api-Token", "Ocp-Apim-Subscription-Key",
+		},
+		APIKeyParams: []string{"api_key", "apikey", "api-key", "access_token"},
+	}
+}
+
+// Validate reports the first unusable setting.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxBody < 0 {
+		errs = append(errs, fmt.Errorf("MaxBody %d: must be >= 0", c.MaxBody))
+	}
+	if c.MaxHeaderBytes < 64 {
+		errs = append(errs, fmt.Errorf("MaxHeaderBytes %d: must be >= 64", c.MaxHeaderBytes))
+	}
+	if c.MaxPipeline < 1 {
+		errs = append(errs, fmt.Errorf("MaxPipeline %d: must be >= 1", c.MaxPipeline))
+	}
+	if len(c.HMACKey) == 0 {
+		errs = append(errs, errors.New("HMACKey: required (per-deployment secret for apikey/session principals)"))
+	}
+	for _, p := range c.TrustedProxies {
+		if !p.IsValid() {
+			errs = append(errs, fmt.Errorf("TrustedProxies: invalid prefix %v", p))
+		}
+	}
+	for _, lst := range [][]string{c.SessionCookies, c.APIKeyHeaders, c.APIKeyParams} {
+		for _, n := range lst {
+			if strings.TrimSpace(n) == "" {
+				errs = append(errs, errors.New("empty name in SessionCookies/APIKeyHeaders/APIKeyParams"))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("parser config: %w", errors.Join(errs...))
+	}
+	return nil
+}

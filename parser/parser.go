@@ -1,0 +1,184 @@
+package parser
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"fmt"
+	"hash"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/apisensor/apisensor/model"
+)
+
+// Sink receives finished transactions. The parser gives up ownership of c:
+// it never reads or writes c (or anything c points to) after the call.
+type Sink interface {
+	Call(c *model.Call)
+}
+
+// Reason is why a message or byte range was not parsed as expected.
+type Reason uint8
+
+const (
+	ReasonBadRequestLine Reason = iota
+	ReasonBadStatusLine
+	ReasonHeaderTooLarge
+	ReasonBadChunk
+	ReasonAmbiguousLength
+	ReasonPipelineOverflow
+	ReasonBadHeader
+	ReasonBadContentLength
+	NumReasons // number of reasons, for arrays indexed by Reason
+)
+
+var reasonNames = [NumReasons]string{
+	"bad_request_line", "bad_status_line", "header_too_large", "bad_chunk",
+	"ambiguous_length", "pipeline_overflow", "bad_header", "bad_content_length",
+}
+
+func (r Reason) String() string {
+	if r < NumReasons {
+		return reasonNames[r]
+	}
+	return "unknown"
+}
+
+// Stats are cumulative counters for one Parser. Snapshot with Parser.Stats.
+type Stats struct {
+	Conns          uint64
+	Requests       uint64 // request header blocks parsed
+	Responses      uint64 // final responses parsed
+	Interim        uint64 // 1xx interim responses parsed
+	Calls          uint64 // calls handed to the sink
+	NoResponse     uint64 // calls emitted without a response
+	NoRequest      uint64 // calls emitted without a request
+	Errors         [NumReasons]uint64
+	Resyncs        uint64 // times a direction started discarding to find a message start
+	Gaps           uint64 // Gap calls on live HTTP directions
+	GapBytes       uint64
+	SkippedBytes   uint64 // bytes discarded while resyncing
+	AbandonedConns uint64 // connections dropped as not HTTP
+	Upgrades       uint64 // 101 Switching Protocols: parsing stopped
+	Tunnels        uint64 // CONNECT tunnels established
+	HTTP09         uint64
+}
+
+// Error returns the counter for one reason.
+func (s Stats) Error(r Reason) uint64 {
+	if r < NumReasons {
+		return s.Errors[r]
+	}
+	return 0
+}
+
+// counters are atomics so a metrics goroutine may call Stats while the
+// worker parses; the increments are per message, not per byte, so their cost
+// is invisible next to parsing.
+type counters struct {
+	conns, requests, responses, interim, calls, noResponse, noRequest atomic.Uint64
+	errors                                                            [NumReasons]atomic.Uint64
+	resyncs, gaps, gapBytes, skipped, abandoned, upgrades, tunnels    atomic.Uint64
+	http09                                                            atomic.Uint64
+}
+
+// Parser turns connections' byte streams into Calls. One Parser per worker
+// goroutine: its Conns, pools and HMAC state are not safe for concurrent use
+// (Stats is).
+type Parser struct {
+	cfg  Config
+	sink Sink
+	st   counters
+
+	mac      hash.Hash // reused HMAC-SHA256; single goroutine
+	macSum   []byte
+	bodyPool sync.Pool // *[]byte with cap MaxBody, for bodies of unknown length
+
+	apiKeyHeaders map[string]struct{} // lowercased names
+	apiKeyLens    uint64              // bit n set: some API-key header name has length n
+	apiKeyParams  map[string]struct{} // lowercased names
+	sessionCookie map[string]struct{}
+}
+
+// New checks cfg and returns a Parser emitting to sink.
+func New(cfg Config, sink Sink) (*Parser, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if sink == nil {
+		return nil, fmt.Errorf("parser: nil sink")
+	}
+	p := &Parser{
+		cfg:           cfg,
+		sink:          sink,
+		mac:           hmac.New(sha256.New, cfg.HMACKey),
+		macSum:        make([]byte, 0, sha256.Size),
+		apiKeyHeaders: lowerSet(cfg.APIKeyHeaders),
+		apiKeyParams:  lowerSet(cfg.APIKeyParams),
+		sessionCookie: make(map[string]struct{}, len(cfg.SessionCookies)),
+	}
+	for n := range p.apiKeyHeaders {
+		if len(n) < 64 {
+			p.apiKeyLens |= 1 << uint(len(n))
+		}
+	}
+	for _, n := range cfg.SessionCookies {
+		p.sessionCookie[n] = struct{}{}
+	}
+	max := cfg.MaxBody
+	p.bodyPool.New = func() any { b := make([]byte, 0, max); return &b }
+	return p, nil
+}
+
+func lowerSet(names []string) map[string]struct{} {
+	m := make(map[string]struct{}, len(names))
+	for _, n := range names {
+		m[strings.ToLower(n)] = struct{}{}
+	}
+	return m
+}
+
+// Stats returns a snapshot of the counters. Safe from any goroutine.
+func (p *Parser) Stats() Stats {
+	s := &p.st
+	out := Stats{
+		Conns: s.conns.Load(), Requests: s.requests.Load(), Responses: s.responses.Load(),
+		Interim: s.interim.Load(), Calls: s.calls.Load(), NoResponse: s.noResponse.Load(),
+		NoRequest: s.noRequest.Load(), Resyncs: s.resyncs.Load(), Gaps: s.gaps.Load(),
+		GapBytes: s.gapBytes.Load(), SkippedBytes: s.skipped.Load(),
+		AbandonedConns: s.abandoned.Load(), Upgrades: s.upgrades.Load(),
+		Tunnels: s.tunnels.Load(), HTTP09: s.http09.Load(),
+	}
+	for i := range out.Errors {
+		out.Errors[i] = s.errors[i].Load()
+	}
+	return out
+}
+
+func (p *Parser) count(r Reason) { p.st.errors[r].Add(1) }
+
+// hmac8 returns the first 8 hex characters of HMAC-SHA256(key, v).
+func (p *Parser) hmac8(v string) string {
+	p.mac.Reset()
+	p.mac.Write([]byte(v))
+	sum := p.mac.Sum(p.macSum[:0])
+	const hx = "0123456789abcdef"
+	var out [8]byte
+	for i := 0; i < 4; i++ {
+		out[2*i] = hx[sum[i]>>4]
+		out[2*i+1] = hx[sum[i]&15]
+	}
+	return string(out[:])
+}
+
+// NewConn returns the Stream for one connection. It satisfies the
+// reassembly.Stream interface structurally.
+func (p *Parser) NewConn(meta model.ConnMeta) *Conn {
+	p.st.conns.Add(1)
+	c := &Conn{p: p, meta: meta}
+	c.h[0].dir = model.ClientToServer
+	c.h[0].isReq = true
+	c.h[1].dir = model.ServerToClient
+	return c
+}
