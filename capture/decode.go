@@ -664,8 +664,28 @@ func (d *Decoder) udpTunnel(sp, dp uint16, b []byte) (result, bool) {
 		}
 		d.stats.Teredo++
 		return d.ipv6(b), true
+	case isTeredoData(b):
+		// Teredo data between a client and a relay runs on ports other
+		// than 3544 (Zeek finds it the same way): a bare IPv6 packet
+		// filling the UDP payload exactly, with a Teredo (2001::/32)
+		// address on one side.
+		if !d.enter() {
+			return resTooDeep, true
+		}
+		d.stats.Teredo++
+		return d.ipv6(b), true
 	}
 	return 0, false
+}
+
+// isTeredoData reports whether a UDP payload is a bare IPv6 packet to or
+// from a Teredo address.
+func isTeredoData(b []byte) bool {
+	if len(b) < 40 || b[0]>>4 != 6 || int(binary.BigEndian.Uint16(b[4:6]))+40 != len(b) {
+		return false
+	}
+	teredo := func(a []byte) bool { return a[0] == 0x20 && a[1] == 0x01 && a[2] == 0 && a[3] == 0 }
+	return teredo(b[8:24]) || teredo(b[24:40])
 }
 
 // gre decodes GRE (RFC 2784/2890) and the ERSPAN headers it may carry.

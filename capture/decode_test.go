@@ -3,6 +3,7 @@ package capture
 import (
 	"encoding/binary"
 	"fmt"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -40,6 +41,11 @@ func decodeCases(t testing.TB) []decodeCase {
 	ers := func(s DecodeStats) uint64 { return s.ERSPAN }
 	ipip := func(s DecodeStats) uint64 { return s.IPinIP }
 	ter := func(s DecodeStats) uint64 { return s.Teredo }
+
+	// Teredo data between client and relay, on neither side port 3544.
+	teredoIn := in6
+	teredoIn.src = netip.MustParseAddr("2001:0:4137:9e76:3c1f:1234:abcd:ef01")
+	teredoIP := teredoIn.ip(t)
 
 	// Ethernet padding: a 1-byte payload in a frame padded to 60 bytes.
 	tiny := in
@@ -108,6 +114,7 @@ func decodeCases(t testing.TB) []decodeCase {
 		{name: "teredo", lt: LinkEthernet, frame: outerUDP(t, 3544, 50000, in6IP), want: in6, stat: ter},
 		{name: "teredo-origin", lt: LinkEthernet, frame: outerUDP(t, 3544, 50000, cat(teredoOrigin, in6IP)), want: in6, stat: ter},
 		{name: "teredo-auth-origin", lt: LinkEthernet, frame: outerUDP(t, 50000, 3544, cat(teredoAuth, teredoOrigin, in6IP)), want: in6, stat: ter},
+		{name: "teredo-relay-port", lt: LinkEthernet, frame: outerUDP(t, 3797, 32900, teredoIP), want: teredoIn, stat: ter},
 		{name: "sll", lt: LinkLinuxSLL, frame: cat(sll, inIP), want: in},
 		{name: "sll2", lt: LinkSLL2, frame: cat(sll2, in6IP), want: in6},
 		{name: "null-le-ipv4", lt: LinkNull, frame: cat(nullLE, inIP), want: in},
