@@ -114,6 +114,7 @@ type Assembler struct {
 	nextID  uint64
 	minTO   time.Duration
 	scratch []*conn
+	closed  closedSet
 	stats   Stats
 }
 
@@ -132,6 +133,7 @@ func New(cfg Config, f StreamFactory) *Assembler {
 		factory: f,
 		conns:   make(map[capture.FlowKey]*conn),
 		minTO:   min(cfg.IdleTimeout, cfg.ClosingTimeout, cfg.HalfOpenTimeout, cfg.ResetTimeout),
+		closed:  newClosedSet(min(cfg.MaxConns, 16384)),
 	}
 }
 
@@ -184,6 +186,12 @@ func (a *Assembler) Packet(d *capture.Decoded) {
 			a.stats.PacketsNoConn++
 			return
 		}
+		if syn {
+			a.closed.forget(key)
+		} else if a.closed.stale(key, reversed, d.Seq, len(d.Payload), d.TS, a.cfg.ClosingTimeout) {
+			a.stats.LateRetransmits++
+			return
+		}
 		c = a.newConn(key, reversed, d)
 	}
 	a.last = c
@@ -225,6 +233,7 @@ func (a *Assembler) Packet(d *capture.Decoded) {
 	}
 	if c.h[0].finished && c.h[1].finished {
 		a.stats.ClosedFin++
+		a.closed.remember(c, d.TS)
 		a.closeConn(c, d.TS)
 	}
 }
@@ -671,6 +680,7 @@ func (a *Assembler) rst(c *conn, dir model.Direction, d *capture.Decoded) bool {
 	a.stats.Resets++
 	if c.established() && (c.h[0].finPending || c.h[1].finPending) {
 		a.stats.ClosedFin++
+		a.closed.remember(c, d.TS)
 		a.closeConn(c, d.TS)
 		return true
 	}
@@ -691,6 +701,7 @@ func (a *Assembler) Tick(now time.Time) {
 		if idle >= a.timeout(c) {
 			if c.reset {
 				a.stats.ClosedReset++
+				a.closed.remember(c, now)
 			} else {
 				a.stats.Timeouts++
 			}

@@ -2,6 +2,7 @@ package reassembly
 
 import (
 	"math/rand/v2"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -569,5 +570,49 @@ func TestNonTCPIgnored(t *testing.T) {
 	a.Packet(d)
 	if len(f.streams) != 0 || a.Stats().NonTCP != 1 {
 		t.Fatalf("UDP packet handled")
+	}
+}
+
+// After both FINs, a retransmission of the server's response (as in
+// security-4710-01) is recognised as old bytes of the closed connection:
+// no new mid-stream connection, no phantom second response. New bytes, or
+// the same packet after ClosingTimeout, do start a connection.
+func TestLateRetransmitAfterClose(t *testing.T) {
+	a, f := newTest(t, nil)
+	c := newConv(t, a)
+	c.handshake()
+	c.c2s(0, 0, fA, "GET / HTTP/1.1\r\n\r\n")
+	c.s2c(0, 18, fA, "HTTP/1.1 200 OK\r\n\r\n")
+	c.s2c(19, 18, fA|fF, "")
+	c.c2s(18, 20, fA|fF, "")
+	if len(f.streams) != 1 || !f.streams[0].closed {
+		t.Fatalf("connection not closed by the FINs: %d streams", len(f.streams))
+	}
+	c.s2c(0, 19, fA|fP|fF, "HTTP/1.1 200 OK\r\n\r\n") // the whole response again
+	if len(f.streams) != 1 || a.Stats().LateRetransmits != 1 {
+		t.Fatalf("late retransmit: %d streams, stats %+v", len(f.streams), a.Stats())
+	}
+	c.ts = c.ts.Add(a.cfg.ClosingTimeout + time.Second)
+	c.s2c(0, 19, fA|fP, "HTTP/1.1 200 OK\r\n\r\n")
+	if len(f.streams) != 2 {
+		t.Fatalf("after the closing timeout the same bytes should start a connection: %d streams", len(f.streams))
+	}
+}
+
+// The set of closed connections is bounded.
+func TestClosedSetCap(t *testing.T) {
+	a, _ := newTest(t, func(c *Config) { c.MaxConns = 100 })
+	for i := 0; i < 1000; i++ {
+		c := newConv(t, a)
+		c.cli = netip.AddrPortFrom(c.cli.Addr(), uint16(10000+i))
+		c.handshake()
+		c.c2s(0, 0, fA|fF, "x")
+		c.s2c(0, 2, fA|fF, "")
+		if n := a.closed.len(); n > 100 {
+			t.Fatalf("closed set holds %d entries, cap 100", n)
+		}
+	}
+	if a.Stats().ClosedFin != 1000 {
+		t.Fatalf("closed %d", a.Stats().ClosedFin)
 	}
 }

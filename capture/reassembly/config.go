@@ -139,6 +139,9 @@ type Stats struct {
 	ClosedFin            uint64 // closed because both directions finished, or FIN + RST
 	ClosedReset          uint64 // closed ResetTimeout after an RST with no data after it
 	Timeouts             uint64 // closed by Tick for idleness
-	Evicted              uint64 // closed because MaxConns was reached
-	Flushed              uint64 // closed by FlushAll
+	// LateRetransmits counts packets that only repeated bytes of a
+	// connection closed within ClosingTimeout (dropped, no new connection).
+	LateRetransmits uint64
+	Evicted         uint64 // closed because MaxConns was reached
+	Flushed         uint64 // closed by FlushAll
 }
