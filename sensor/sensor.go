@@ -164,7 +164,7 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 	var inv *discovery.Inventory
 	if s.cfg.StopAfter == StageAll {
 		var err error
-		inv, err = discovery.New(s.cfg.Discovery, s.log.Named("discovery"))
+		inv, err = discovery.New(s.cfg.Discovery, s.log)
 		if err != nil {
 			return sum, err
 		}

@@ -133,7 +133,8 @@ func appendAddrPort(dst []byte, ap netip.AddrPort) []byte {
 const hexDigits = "0123456789abcdef"
 
 // appendString writes s as a JSON string with the same escaping rules as
-// encoding/json (control characters, quotes, backslash, <>&, U+2028/2029),
+// encoding/json with SetEscapeHTML(false) (control characters, quotes,
+// backslash, U+2028/2029; '&' stays readable in query strings),
 // replacing invalid UTF-8 with U+FFFD: URIs on the wire are not always UTF-8.
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
@@ -147,7 +148,7 @@ func appendEscaped(dst []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		b := s[i]
 		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+			if b >= 0x20 && b != '"' && b != '\\' {
 				i++
 				continue
 			}

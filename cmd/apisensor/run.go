@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -79,6 +80,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		vlanKey               = fs.Bool("vlan-in-flow-key", true, "treat the same 5-tuple on two VLANs as two connections")
 		logLevel              = fs.String("log-level", "info", "debug, info, warn, error")
 		progress              = fs.String("progress", "auto", "progress line on stderr: auto (when a terminal), always, never")
+		cpuProfile            = fs.String("cpuprofile", "", "write a Go CPU profile of the run to `file`")
 	)
 	fs.Var(&files, "r", "read packets from pcap/pcapng `file` (repeatable, '-' = stdin; gzip is detected)")
 	fs.Var(&specs, "spec", "OpenAPI/Swagger `file` (JSON or YAML), or host=file (repeatable)")
@@ -202,6 +204,16 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer func() { pprof.StopCPUProfile(); pf.Close() }()
+	}
 	start := time.Now()
 	stopProgress := startProgress(s, stderr, *progress)
 	sum, err := s.Run(ctx, sink)
