@@ -1,0 +1,170 @@
+package discovery
+
+import (
+	"fmt"
+	"math/rand"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"github.com/apisensor/apisensor/model"
+)
+
+// inventoryHeapCap is the stated bound for the 1M-random-paths test: the
+// inventory of one host under the default config stays below it.
+const inventoryHeapCap = 64 << 20
+
+// randomPath mixes numbers, fresh random words (ids the sibling statistics
+// must fold) and words from a small vocabulary at every depth (literals
+// that stay: the tree can only be held by the node and endpoint caps).
+func randomPath(rng *rand.Rand) string {
+	depth := 1 + rng.Intn(6)
+	p := ""
+	for d := 0; d < depth; d++ {
+		switch rng.Intn(4) {
+		case 0:
+			p += "/" + strconv.Itoa(rng.Intn(1<<30))
+		case 1:
+			b := make([]byte, 3+rng.Intn(8))
+			for i := range b {
+				b[i] = byte('a' + rng.Intn(26))
+			}
+			p += "/" + string(b)
+		default:
+			p += "/" + vocab[rng.Intn(len(vocab))]
+		}
+	}
+	return p
+}
+
+var vocab = func() []string {
+	v := make([]string, 40)
+	for i := range v {
+		v[i] = "res" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+	}
+	return v
+}()
+
+// One million distinct random paths on one host keep the inventory under
+// its caps and under inventoryHeapCap of heap.
+func TestMemoryMillionRandomPaths(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1M calls; skipped with -short")
+	}
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	inv := newInv(t, nil)
+	rng := rand.New(rand.NewSource(7))
+	c := call(0, "random.test", "GET", "/", 200, "")
+	for i := 0; i < 1_000_000; i++ {
+		c.Path = randomPath(rng)
+		c.TS = t0.Add(timeStep(i))
+		c.RespTS = c.TS
+		inv.Observe(c)
+	}
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	st := inv.Stats()
+	cfg := DefaultConfig()
+	heap := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("stats %+v heap growth %.1f MiB", st, float64(heap)/(1<<20))
+	if st.Endpoints > cfg.MaxEndpointsPerHost || st.Nodes > cfg.MaxNodesPerHost {
+		t.Errorf("caps broken: endpoints %d (cap %d), nodes %d (cap %d)", st.Endpoints, cfg.MaxEndpointsPerHost, st.Nodes, cfg.MaxNodesPerHost)
+	}
+	if heap > inventoryHeapCap {
+		t.Errorf("heap grew %d bytes, cap %d", heap, inventoryHeapCap)
+	}
+	runtime.KeepAlive(inv)
+}
+
+func TestEndpointCapEvicts(t *testing.T) {
+	inv := newInv(t, func(c *Config) { c.MaxEndpointsPerHost = 50 })
+	for i := 0; i < 500; i++ {
+		// Distinct methods on one path: each is its own endpoint, no
+		// promotion can fold them.
+		inv.Observe(call(i, "h.test", "M"+strconv.Itoa(i), "/x", 200, ""))
+	}
+	st := inv.Stats()
+	if st.Endpoints > 50 || st.EndpointEvictions == 0 {
+		t.Fatalf("endpoints %d evictions %d", st.Endpoints, st.EndpointEvictions)
+	}
+	eps := inv.Endpoints()
+	if len(eps) != st.Endpoints {
+		t.Fatalf("Endpoints() %d vs stats %d", len(eps), st.Endpoints)
+	}
+	// The survivors are the most recent ones.
+	for _, e := range eps {
+		if n, _ := strconv.Atoi(e.Method[1:]); n < 500-50 {
+			t.Errorf("old endpoint %s survived", e.Method)
+		}
+	}
+}
+
+func TestGlobalEndpointCapEvicts(t *testing.T) {
+	inv := newInv(t, func(c *Config) { c.MaxEndpoints = 100 })
+	for i := 0; i < 1000; i++ {
+		inv.Observe(call(i, fmt.Sprintf("h%d.test", i%20), "M"+strconv.Itoa(i), "/x", 200, ""))
+	}
+	if st := inv.Stats(); st.Endpoints > 100 || st.EndpointEvictions == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestHostCapEvicts(t *testing.T) {
+	inv := newInv(t, func(c *Config) { c.MaxHosts = 20 })
+	for i := 0; i < 300; i++ {
+		inv.Observe(call(i, fmt.Sprintf("h%d.test", i), "GET", "/x", 200, ""))
+	}
+	st := inv.Stats()
+	if st.Hosts > 20 || st.HostEvictions == 0 || st.Endpoints != st.Hosts {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// A position with more literal values than MaxLiteralChildren becomes a
+// parameter whatever the statistics say.
+func TestLiteralChildrenCap(t *testing.T) {
+	inv := newInv(t, func(c *Config) { c.MaxLiteralChildren = 16; c.SiblingThreshold = 16 })
+	var last *model.Call
+	for i := 0; i < 40; i++ {
+		// Same value count each, so the ratio test alone would not promote.
+		for r := 0; r < 3; r++ {
+			last = call(i*3+r, "h.test", "GET", "/things/"+string(rune('a'+i%26))+string(rune('a'+i/26))+"x", 200, "")
+			inv.Observe(last)
+		}
+	}
+	if last.Template != "/things/{thingId}" || inv.Stats().ForcedParams == 0 {
+		t.Fatalf("template %q stats %+v", last.Template, inv.Stats())
+	}
+}
+
+func TestFindingsCap(t *testing.T) {
+	inv := newInv(t, func(c *Config) { c.MaxFindings = 5 })
+	for i := 0; i < 50; i++ {
+		c := call(i, "h.test", "M"+strconv.Itoa(i), "/x", 200, "")
+		c.Auth = model.Auth{Scheme: model.AuthBasic}
+		inv.Observe(c)
+	}
+	if n := len(inv.Findings()); n > 5 || inv.Stats().FindingsDropped == 0 {
+		t.Fatalf("findings %d dropped %d", n, inv.Stats().FindingsDropped)
+	}
+}
+
+// The node cap holds even when every path is made of repeated words the
+// statistics keep literal: new words then become parameters.
+func TestNodeCap(t *testing.T) {
+	inv := newInv(t, func(c *Config) { c.MaxNodesPerHost = 64 })
+	for round := 0; round < 5; round++ {
+		for a := 0; a < 12; a++ {
+			for b := 0; b < 12; b++ {
+				inv.Observe(call(round*1000+a*12+b, "h.test", "GET", "/"+vocab[a]+"/"+vocab[b], 200, ""))
+			}
+		}
+	}
+	st := inv.Stats()
+	if st.Nodes > 64 || st.ForcedParams == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}

@@ -1,0 +1,240 @@
+package discovery
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+
+	"github.com/apisensor/apisensor/model"
+)
+
+// nameSet is a capped set of short strings; names past the cap are dropped
+// (and counted as overflow) so a hostile client cannot grow it.
+type nameSet struct {
+	m        map[string]struct{}
+	overflow int64
+}
+
+func (s *nameSet) add(name string, limit int) {
+	if _, ok := s.m[name]; ok {
+		return
+	}
+	if len(s.m) >= limit || len(name) > 128 {
+		s.overflow++
+		return
+	}
+	if s.m == nil {
+		s.m = make(map[string]struct{}, 4)
+	}
+	s.m[strings.Clone(name)] = struct{}{}
+}
+
+func (s *nameSet) merge(o *nameSet, limit int) {
+	for k := range o.m {
+		s.add(k, limit)
+	}
+	s.overflow += o.overflow
+}
+
+func (s *nameSet) sorted() []string {
+	if len(s.m) == 0 {
+		return nil
+	}
+	return sortedKeys(s.m)
+}
+
+// Finding kinds discovery emits, in output order.
+const (
+	kShadow = iota
+	kZombie
+	kUnauth
+	kExposure
+	kWeakAuth
+	kInsecure
+	numKinds
+)
+
+var kindInfo = [numKinds]struct {
+	typ   model.FindingType
+	owasp string
+}{
+	{model.FindingShadowAPI, "API9:2023"},
+	{model.FindingZombieAPI, "API9:2023"},
+	{model.FindingUnauthenticatedAccess, "API2:2023"},
+	{model.FindingDataExposure, "API3:2023"},
+	{model.FindingWeakAuth, "API2:2023"},
+	{model.FindingInsecureConfig, "API8:2023"},
+}
+
+// findingState is one finding as it grows.
+type findingState struct {
+	first, last time.Time
+	count       int64
+	severity    model.Severity
+	ips         []netip.Addr // sorted, capped
+	reasons     map[string]string
+	lastEmitted int64
+}
+
+// endpoint is one (host, method, template) and everything learned about it.
+type endpoint struct {
+	host     *hostState
+	node     *node     // learned template; nil when a spec path matched
+	specNode *specNode // documented path matched (any method)
+	method   string
+
+	first, last time.Time
+	calls       int64
+	ok2xx       int64
+	statuses    map[uint16]int64
+	lat         *ddsketch.DDSketch
+	authMask    uint8
+	unauthOK    int64
+	sens        uint16
+	sensEv      map[uint16]string
+	secHdr      uint16
+	reqCT       nameSet
+	query       nameSet
+	reqKeys     nameSet
+	respKeys    nameSet
+	reqSchema   *schema
+	respSchemas map[uint16]*schema
+	posClasses  []uint16
+	apiKeys     nameSet // "in:name" of API keys seen, for security schemes
+
+	tmpl    string
+	tmplGen uint64
+
+	findings [numKinds]*findingState
+}
+
+var securityHeaders = [...]string{
+	"Strict-Transport-Security", "Content-Security-Policy", "X-Content-Type-Options",
+	"X-Frame-Options", "Referrer-Policy", "Permissions-Policy", "Cache-Control",
+	"Cross-Origin-Resource-Policy", "Cross-Origin-Opener-Policy",
+}
+
+const (
+	secHSTS    = 1 << 0
+	secNoSniff = 1 << 2
+)
+
+// mergeEndpoints folds src into dst when a promotion makes them one
+// endpoint; src is dropped from the inventory.
+func (inv *Inventory) mergeEndpoints(dst, src *endpoint) {
+	inv.endpointCount--
+	dst.host.endpoints--
+	if src.first.Before(dst.first) {
+		dst.first = src.first
+	}
+	if src.last.After(dst.last) {
+		dst.last = src.last
+	}
+	dst.calls += src.calls
+	dst.ok2xx += src.ok2xx
+	for k, v := range src.statuses {
+		if _, ok := dst.statuses[k]; ok || len(dst.statuses) < maxStatuses {
+			dst.statuses[k] += v
+		}
+	}
+	if src.lat != nil && dst.lat != nil {
+		_ = dst.lat.MergeWith(src.lat) // same mapping by construction: cannot fail
+	}
+	dst.authMask |= src.authMask
+	dst.unauthOK += src.unauthOK
+	for k, v := range src.sensEv {
+		if dst.sens&k == 0 {
+			if dst.sensEv == nil {
+				dst.sensEv = map[uint16]string{}
+			}
+			dst.sensEv[k] = v
+		}
+	}
+	dst.sens |= src.sens
+	dst.secHdr |= src.secHdr
+	lim := inv.cfg.MaxSetItems
+	dst.reqCT.merge(&src.reqCT, lim)
+	dst.query.merge(&src.query, lim)
+	dst.reqKeys.merge(&src.reqKeys, lim)
+	dst.respKeys.merge(&src.respKeys, lim)
+	dst.apiKeys.merge(&src.apiKeys, lim)
+	if src.reqSchema != nil {
+		if dst.reqSchema == nil {
+			dst.reqSchema = &schema{}
+		}
+		dst.reqSchema.merge(src.reqSchema)
+	}
+	for st, s := range src.respSchemas {
+		if d, ok := dst.respSchemas[st]; ok {
+			d.merge(s)
+		} else if len(dst.respSchemas) < maxRespSchemas {
+			if dst.respSchemas == nil {
+				dst.respSchemas = map[uint16]*schema{}
+			}
+			dst.respSchemas[st] = s
+		}
+	}
+	for i, m := range src.posClasses {
+		if i < len(dst.posClasses) {
+			dst.posClasses[i] |= m
+		}
+	}
+	for k, f := range src.findings {
+		if f == nil {
+			continue
+		}
+		d := dst.findings[k]
+		if d == nil {
+			dst.findings[k] = f
+			continue
+		}
+		inv.findingCount--
+		d.count += f.count
+		if f.first.Before(d.first) {
+			d.first = f.first
+		}
+		if f.last.After(d.last) {
+			d.last = f.last
+		}
+		d.severity = max(d.severity, f.severity)
+		for _, ip := range f.ips {
+			d.addIP(ip, inv.cfg.MaxFindingIPs)
+		}
+		for r, v := range f.reasons {
+			if _, ok := d.reasons[r]; !ok {
+				d.reasons[r] = v
+			}
+		}
+	}
+}
+
+const (
+	maxStatuses    = 64
+	maxRespSchemas = 16
+)
+
+func (f *findingState) addIP(ip netip.Addr, limit int) {
+	if !ip.IsValid() {
+		return
+	}
+	lo, hi := 0, len(f.ips)
+	for lo < hi {
+		m := (lo + hi) / 2
+		if f.ips[m].Less(ip) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(f.ips) && f.ips[lo] == ip {
+		return
+	}
+	if len(f.ips) >= limit {
+		return
+	}
+	f.ips = append(f.ips, netip.Addr{})
+	copy(f.ips[lo+1:], f.ips[lo:])
+	f.ips[lo] = ip
+}

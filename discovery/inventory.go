@@ -1,0 +1,935 @@
+package discovery
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/DataDog/sketches-go/ddsketch"
+	"go.uber.org/zap"
+
+	"github.com/apisensor/apisensor/model"
+)
+
+// hostState is everything known about one host.
+type hostState struct {
+	name      string
+	root      *node
+	nodes     int
+	endpoints int
+	last      time.Time
+	gen       uint64 // bumped when a promotion renames templates
+	spec      *hostSpec
+	specEps   map[specKey]*endpoint
+}
+
+type specKey struct{ tmpl, method string }
+
+// Inventory is the API inventory. One goroutine owns it.
+type Inventory struct {
+	cfg   Config
+	log   *zap.Logger
+	specs map[string]*hostSpec // host (or wildcardHost) → documented operations
+	hosts map[string]*hostState
+
+	endpointCount int
+	findingCount  int
+	stats         Stats
+	segBuf        []string
+	hits          []sensHit
+	callStack     bool // the current call's response held a stack trace
+}
+
+// New builds an inventory and loads the configured specs. A missing or
+// broken spec is an error naming the file.
+func New(cfg Config, log *zap.Logger) (*Inventory, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	inv := &Inventory{cfg: cfg, log: log.Named("discovery"), specs: map[string]*hostSpec{}, hosts: map[string]*hostState{}}
+	for _, in := range cfg.Specs {
+		doc, err := LoadSpecFile(in.Path)
+		if err != nil {
+			return nil, err
+		}
+		n := addSpec(inv.specs, doc, in)
+		inv.log.Info("spec loaded", zap.String("file", in.Path), zap.String("host", in.Host), zap.Int("operations", n))
+	}
+	finishSpecs(inv.specs)
+	return inv, nil
+}
+
+// isReal says whether a status is an answer from an API: scanners' 404s, a
+// missing response and 501s do not create endpoints.
+func isReal(status uint16) bool {
+	return status >= 100 && status != 404 && status != 410 && status != 501
+}
+
+func (inv *Inventory) hostFor(name string, create bool) *hostState {
+	if h := inv.hosts[name]; h != nil || !create {
+		return h
+	}
+	if len(inv.hosts) >= inv.cfg.MaxHosts {
+		inv.evictHosts()
+	}
+	h := &hostState{name: strings.Clone(name), root: &node{}, nodes: 1}
+	h.spec = inv.specs[name]
+	if h.spec == nil {
+		h.spec = inv.specs[wildcardHost]
+	}
+	if h.spec != nil {
+		h.specEps = map[specKey]*endpoint{}
+	}
+	inv.hosts[h.name] = h
+	return h
+}
+
+// evictHosts drops the least recently seen tenth of the hosts.
+func (inv *Inventory) evictHosts() {
+	hs := make([]*hostState, 0, len(inv.hosts))
+	for _, h := range inv.hosts {
+		hs = append(hs, h)
+	}
+	sort.Slice(hs, func(i, j int) bool {
+		if !hs[i].last.Equal(hs[j].last) {
+			return hs[i].last.Before(hs[j].last)
+		}
+		return hs[i].name < hs[j].name
+	})
+	for _, h := range hs[:max(1, len(hs)/10)] {
+		inv.endpointCount -= h.endpoints
+		inv.forEachEndpoint(h, func(e *endpoint) {
+			for _, f := range e.findings {
+				if f != nil {
+					inv.findingCount--
+				}
+			}
+		})
+		delete(inv.hosts, h.name)
+		inv.stats.HostEvictions++
+	}
+}
+
+// evictEndpoints drops the least recently seen tenth of the endpoints of h,
+// or of all hosts when h is nil.
+func (inv *Inventory) evictEndpoints(h *hostState) {
+	var eps []*endpoint
+	if h != nil {
+		inv.forEachEndpoint(h, func(e *endpoint) { eps = append(eps, e) })
+	} else {
+		for _, name := range sortedKeys(inv.hosts) {
+			inv.forEachEndpoint(inv.hosts[name], func(e *endpoint) { eps = append(eps, e) })
+		}
+	}
+	// The counters must match the tree; if they ever drift, trust the tree
+	// (a wrong counter must not turn into a panic or an eviction storm).
+	if h != nil && h.endpoints != len(eps) {
+		inv.endpointCount += len(eps) - h.endpoints
+		h.endpoints = len(eps)
+		inv.stats.CounterResyncs++
+	} else if h == nil && inv.endpointCount != len(eps) {
+		inv.endpointCount = len(eps)
+		inv.stats.CounterResyncs++
+	}
+	if len(eps) == 0 {
+		return
+	}
+	sort.SliceStable(eps, func(i, j int) bool { return eps[i].last.Before(eps[j].last) })
+	for _, e := range eps[:max(1, len(eps)/10)] {
+		inv.removeEndpoint(e)
+		inv.stats.EndpointEvictions++
+	}
+}
+
+func (inv *Inventory) removeEndpoint(e *endpoint) {
+	h := e.host
+	h.endpoints--
+	inv.endpointCount--
+	for _, f := range e.findings {
+		if f != nil {
+			inv.findingCount--
+		}
+	}
+	if e.node != nil {
+		n := e.node
+		for i, x := range n.eps {
+			if x == e {
+				n.eps = append(n.eps[:i], n.eps[i+1:]...)
+				break
+			}
+		}
+		h.prune(n)
+		return
+	}
+	delete(h.specEps, specKey{e.specNode.tmpl, e.method})
+}
+
+// forEachEndpoint visits the endpoints of h in a fixed order.
+func (inv *Inventory) forEachEndpoint(h *hostState, fn func(*endpoint)) {
+	var walk func(n *node)
+	walk = func(n *node) {
+		for _, e := range n.eps {
+			fn(e)
+		}
+		for _, k := range sortedKeys(n.children) {
+			walk(n.children[k])
+		}
+	}
+	walk(h.root)
+	keys := make([]specKey, 0, len(h.specEps))
+	for k := range h.specEps {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].tmpl != keys[j].tmpl {
+			return keys[i].tmpl < keys[j].tmpl
+		}
+		return keys[i].method < keys[j].method
+	})
+	for _, k := range keys {
+		fn(h.specEps[k])
+	}
+}
+
+func (inv *Inventory) newEndpoint(h *hostState, n *node, sn *specNode, method string) *endpoint {
+	e := &endpoint{host: h, node: n, specNode: sn, method: strings.Clone(method), statuses: map[uint16]int64{}}
+	// The sketch config is validated, so construction cannot fail.
+	e.lat, _ = ddsketch.LogCollapsingLowestDenseDDSketch(inv.cfg.LatencyAccuracy, inv.cfg.LatencyMaxBins)
+	h.endpoints++
+	inv.endpointCount++
+	if n != nil {
+		n.eps = append(n.eps, e)
+	} else {
+		h.specEps[specKey{sn.tmpl, e.method}] = e
+	}
+	return e
+}
+
+// Observe learns from one call: it sets c.Template and returns the
+// findings this call created or grew (see the package doc for the cadence).
+func (inv *Inventory) Observe(c *model.Call) []model.Finding {
+	inv.stats.Calls++
+	inv.callStack = false
+	c.Template = ""
+	host := normHost(c.Host)
+	if host == "" && c.Dst.IsValid() {
+		host = c.Dst.Addr().String()
+	}
+	real := isReal(c.Status)
+	path := c.Path
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		path = path[:i]
+	}
+	segs := splitPath(path, inv.segBuf)
+	inv.segBuf = segs
+	h := inv.hostFor(host, real)
+	if h == nil {
+		inv.stats.Ignored++
+		return nil
+	}
+	method := c.Method
+	if real && (h.endpoints >= inv.cfg.MaxEndpointsPerHost || inv.endpointCount >= inv.cfg.MaxEndpoints) {
+		// Evict before walking so the node this call lands on is not pruned.
+		if h.endpoints >= inv.cfg.MaxEndpointsPerHost {
+			inv.evictEndpoints(h)
+		} else {
+			inv.evictEndpoints(nil)
+		}
+	}
+	var ep *endpoint
+	if h.spec != nil {
+		if sn := h.spec.root.match(segs); sn != nil {
+			ep = h.specEps[specKey{sn.tmpl, method}]
+			if ep == nil {
+				if c.Status == 0 {
+					inv.stats.Ignored++
+					return nil
+				}
+				// A documented path answered: even a 404 is the API's answer.
+				ep = inv.newEndpoint(h, nil, sn, method)
+			}
+		}
+	}
+	if ep == nil {
+		var n *node
+		if real {
+			n = inv.insert(h, segs)
+		} else {
+			n = h.lookup(segs)
+		}
+		if n == nil {
+			inv.stats.Ignored++
+			return nil
+		}
+		ep = n.endpoint(method)
+		if ep == nil {
+			if !real {
+				inv.stats.Ignored++
+				return nil
+			}
+			ep = inv.newEndpoint(h, n, nil, method)
+		}
+	}
+	if c.TS.After(h.last) {
+		h.last = c.TS
+	}
+	scanned := inv.update(ep, c, segs)
+	c.Template = inv.template(ep)
+	return inv.callFindings(ep, c, scanned)
+}
+
+// update folds the call into the endpoint's aggregates and returns the
+// sensitive classes found in this call's response (0 when not sampled).
+func (inv *Inventory) update(e *endpoint, c *model.Call, segs []string) (found uint16) {
+	e.calls++
+	if e.first.IsZero() || c.TS.Before(e.first) {
+		e.first = c.TS
+	}
+	if c.TS.After(e.last) {
+		e.last = c.TS
+	}
+	if _, ok := e.statuses[c.Status]; ok || len(e.statuses) < maxStatuses {
+		e.statuses[c.Status]++
+	}
+	ok := c.Status >= 200 && c.Status < 300
+	if ok {
+		e.ok2xx++
+	}
+	if lat := c.Latency(); lat > 0 {
+		_ = e.lat.Add(float64(lat) / float64(time.Millisecond)) // positive and finite: cannot fail
+	}
+	e.authMask |= 1 << c.Auth.Scheme
+	if c.Auth.Scheme == model.AuthNone && ok {
+		e.unauthOK++
+	}
+	if c.Auth.Scheme == model.AuthAPIKey && c.Auth.APIKeyName != "" {
+		in := "header:"
+		if c.Auth.APIKeyInQuery {
+			in = "query:"
+		}
+		e.apiKeys.add(in+c.Auth.APIKeyName, 8)
+	}
+	for i, h := range securityHeaders {
+		if e.secHdr&(1<<i) == 0 && c.RespHeaders.Has(h) {
+			e.secHdr |= 1 << i
+		}
+	}
+	inv.addQuery(e, c.Query)
+
+	sample := e.calls <= int64(inv.cfg.SampleFirst) || e.calls%inv.cfg.SampleEvery == 0
+	if !sample {
+		return 0
+	}
+	if len(e.posClasses) < len(segs) {
+		e.posClasses = append(e.posClasses, make([]uint16, len(segs)-len(e.posClasses))...)
+	}
+	for i, s := range segs {
+		e.posClasses[i] |= 1 << classify(s, i)
+	}
+	lim := schemaLimits{props: inv.cfg.MaxSchemaProps, depth: inv.cfg.MaxSchemaDepth}
+	if ct := mediaType(c.ReqBody.ContentType, c.ReqHeaders); ct != "" {
+		e.reqCT.add(ct, 8)
+		if isJSON(ct) && len(c.ReqBody.Data) > 0 {
+			if v, ok := inv.bodyJSON(&c.ReqBody); ok {
+				if e.reqSchema == nil {
+					e.reqSchema = &schema{}
+				}
+				e.reqSchema.add(v, lim, 0)
+				for _, k := range topKeys(v) {
+					e.reqKeys.add(k, inv.cfg.MaxSetItems)
+				}
+			}
+		}
+	}
+	if len(c.RespBody.Data) == 0 {
+		return 0
+	}
+	ct := mediaType(c.RespBody.ContentType, c.RespHeaders)
+	if !isText(ct) {
+		return 0
+	}
+	data, err := c.RespBody.Decoded(inv.cfg.ScanBytes)
+	if err != nil && len(data) == 0 {
+		inv.stats.BodyErrors++
+		return 0
+	}
+	if len(data) > inv.cfg.ScanBytes {
+		data = data[:inv.cfg.ScanBytes]
+	}
+	if isJSON(ct) {
+		if v, ok := decodeJSON(data); ok {
+			s := e.respSchemas[c.Status]
+			if s == nil && len(e.respSchemas) < maxRespSchemas {
+				if e.respSchemas == nil {
+					e.respSchemas = map[uint16]*schema{}
+				}
+				s = &schema{}
+				e.respSchemas[c.Status] = s
+			}
+			if s != nil {
+				s.add(v, lim, 0)
+			}
+			for _, k := range topKeys(v) {
+				e.respKeys.add(k, inv.cfg.MaxSetItems)
+			}
+			if ok && e.node != nil && e.node.shape == 0 && c.Status < 300 {
+				e.node.shape = shapeHash(v)
+			}
+		}
+	}
+	inv.hits = scanSensitive(data, inv.hits[:0])
+	for _, hit := range inv.hits {
+		found |= hit.class
+		if e.sens&hit.class == 0 {
+			if e.sensEv == nil {
+				e.sensEv = map[uint16]string{}
+			}
+			e.sensEv[hit.class] = hit.evidence
+		}
+	}
+	e.sens |= found
+	inv.callStack = hasStackTrace(data)
+	return found
+}
+
+func (inv *Inventory) bodyJSON(b *model.Body) (any, bool) {
+	data, err := b.Decoded(inv.cfg.ScanBytes)
+	if err != nil && len(data) == 0 {
+		inv.stats.BodyErrors++
+		return nil, false
+	}
+	return decodeJSON(data)
+}
+
+func (inv *Inventory) addQuery(e *endpoint, q string) {
+	for q != "" {
+		var part string
+		part, q, _ = strings.Cut(q, "&")
+		name, _, _ := strings.Cut(part, "=")
+		if name == "" {
+			continue
+		}
+		if strings.IndexByte(name, '%') >= 0 || strings.IndexByte(name, '+') >= 0 {
+			if u, err := unescapeQuery(name); err == nil {
+				name = u
+			}
+		}
+		e.query.add(name, inv.cfg.MaxSetItems)
+	}
+}
+
+func mediaType(ct string, h model.Headers) string {
+	if ct == "" {
+		ct = h.Get("Content-Type")
+	}
+	if i := strings.IndexByte(ct, ';'); i >= 0 {
+		ct = ct[:i]
+	}
+	ct = strings.TrimSpace(ct)
+	for i := 0; i < len(ct); i++ {
+		if ct[i] >= 'A' && ct[i] <= 'Z' {
+			return strings.ToLower(ct)
+		}
+	}
+	return ct
+}
+
+func isJSON(ct string) bool { return strings.Contains(ct, "json") }
+
+func isText(ct string) bool {
+	return ct == "" || isJSON(ct) || strings.HasPrefix(ct, "text/") || strings.Contains(ct, "xml") ||
+		strings.Contains(ct, "javascript") || ct == "application/x-www-form-urlencoded"
+}
+
+var stackMarkers = [...]string{
+	"Traceback (most recent call last)", "Exception in thread \"", "\tat java.", "\n\tat ", "goroutine 1 [running]",
+	"panic: runtime error", "System.NullReferenceException", "   at System.", ".php on line ", "node_modules/",
+}
+
+func hasStackTrace(b []byte) bool {
+	s := string(b)
+	for _, m := range stackMarkers {
+		if strings.Contains(s, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// template renders an endpoint's template, cached until a promotion.
+func (inv *Inventory) template(e *endpoint) string {
+	if e.node == nil {
+		return e.specNode.tmpl
+	}
+	if e.tmplGen == e.host.gen+1 {
+		return e.tmpl
+	}
+	t, _ := e.node.template()
+	// An older version of a documented path takes the spec's parameter names.
+	if old := inv.newerDocumented(e.host, t, e.method); old != nil {
+		t = renameParams(t, old.params)
+	}
+	e.tmpl, e.tmplGen = t, e.host.gen+1
+	return t
+}
+
+// newerDocumented finds the documented operation that a learned template is
+// an older version of (/v1/users/{id} when the spec has /v2/users/{id}).
+func (inv *Inventory) newerDocumented(h *hostState, tmpl, method string) *specOp {
+	if h.spec == nil {
+		return nil
+	}
+	v, ok := firstVersion(tmpl)
+	if !ok {
+		return nil
+	}
+	for _, o := range h.spec.shapes[versionFreeShape(tmpl)] {
+		if o.method != method {
+			continue
+		}
+		if ov, ok := firstVersion(o.tmpl); ok && ov > v {
+			return o
+		}
+	}
+	return nil
+}
+
+func renameParams(tmpl string, names []string) string {
+	var b strings.Builder
+	k := 0
+	for i := 0; i < len(tmpl); i++ {
+		if tmpl[i] == '{' {
+			j := strings.IndexByte(tmpl[i:], '}')
+			if j > 0 && k < len(names) {
+				b.WriteString("{" + names[k] + "}")
+				k++
+				i += j
+				continue
+			}
+		}
+		b.WriteByte(tmpl[i])
+	}
+	return b.String()
+}
+
+// state classifies an endpoint against its host's spec.
+func (inv *Inventory) state(e *endpoint) model.EndpointState {
+	h := e.host
+	if h.spec == nil {
+		return model.StateObserved
+	}
+	if e.specNode != nil {
+		op := e.specNode.ops[e.method]
+		if op == nil {
+			return model.StateShadow
+		}
+		if op.deprecated && e.ok2xx > 0 {
+			return model.StateZombie
+		}
+		return model.StateDocumented
+	}
+	if inv.newerDocumented(h, inv.template(e), e.method) != nil && e.ok2xx > 0 {
+		return model.StateZombie
+	}
+	return model.StateShadow
+}
+
+// mark counts one call toward finding kind k of e and reports whether the
+// finding should be returned now: when created, when a new reason appears,
+// and when the count reaches a power of two.
+func (inv *Inventory) mark(e *endpoint, c *model.Call, k int, sev model.Severity, reason, detail string) bool {
+	f := e.findings[k]
+	if f == nil {
+		if inv.findingCount >= inv.cfg.MaxFindings {
+			inv.stats.FindingsDropped++
+			return false
+		}
+		inv.findingCount++
+		f = &findingState{first: c.TS, last: c.TS, reasons: map[string]string{}}
+		e.findings[k] = f
+	}
+	emit := false
+	if _, ok := f.reasons[reason]; !ok {
+		f.reasons[reason] = detail
+		emit = true
+	}
+	if sev > f.severity {
+		f.severity = sev
+		emit = true
+	}
+	return emit
+}
+
+// bump ends a call's contribution to finding k (once per call and kind).
+func (inv *Inventory) bump(e *endpoint, c *model.Call, k int, emit bool, out []model.Finding) []model.Finding {
+	f := e.findings[k]
+	if f == nil {
+		return out
+	}
+	f.count++
+	if c.TS.Before(f.first) {
+		f.first = c.TS
+	}
+	if c.TS.After(f.last) {
+		f.last = c.TS
+	}
+	f.addIP(c.ClientIP, inv.cfg.MaxFindingIPs)
+	if emit || f.count&(f.count-1) == 0 {
+		f.lastEmitted = f.count
+		out = append(out, inv.finding(e, k))
+	}
+	return out
+}
+
+func (inv *Inventory) callFindings(e *endpoint, c *model.Call, found uint16) []model.Finding {
+	var out []model.Finding
+	real := isReal(c.Status)
+	ok := c.Status >= 200 && c.Status < 300
+	switch st := inv.state(e); {
+	case st == model.StateShadow && real:
+		emit := inv.mark(e, c, kShadow, model.SeverityMedium, "undocumented", "observed but in no spec for the host")
+		out = inv.bump(e, c, kShadow, emit, out)
+	case st == model.StateZombie:
+		reason, detail := "deprecated", "documented as deprecated, still answering"
+		if e.specNode == nil {
+			reason, detail = "old_version", "older version of "+inv.newerDocumented(e.host, inv.template(e), e.method).tmpl
+		}
+		emit := inv.mark(e, c, kZombie, model.SeverityHigh, reason, detail)
+		out = inv.bump(e, c, kZombie, emit, out)
+	}
+	if c.Auth.Scheme == model.AuthNone && ok && e.sens&sensUnauthClasses != 0 {
+		emit := inv.mark(e, c, kUnauth, model.SeverityHigh, "sensitive_without_credentials", sensList(e.sens&sensUnauthClasses))
+		out = inv.bump(e, c, kUnauth, emit, out)
+	}
+	if found != 0 {
+		emit := false
+		for i := 0; i < numSens; i++ {
+			cl := uint16(1) << i
+			if found&cl != 0 {
+				emit = inv.mark(e, c, kExposure, sensSeverity(cl), sensNames[i], e.sensEv[cl]) || emit
+			}
+		}
+		out = inv.bump(e, c, kExposure, emit, out)
+	}
+	if emit, any := inv.weakAuth(e, c); any {
+		out = inv.bump(e, c, kWeakAuth, emit, out)
+	}
+	if emit, any := inv.insecure(e, c, ok); any {
+		out = inv.bump(e, c, kInsecure, emit, out)
+	}
+	return out
+}
+
+// Sensitive classes that make an unauthenticated answer a finding.
+const sensUnauthClasses = sensEmail | sensPhone | sensCard | sensIBAN | sensNationalID | sensJWT | sensPrivateKey | sensCloudKey | sensPassword
+
+func sensSeverity(cl uint16) model.Severity {
+	switch cl {
+	case sensCard, sensPrivateKey, sensCloudKey, sensPassword:
+		return model.SeverityHigh
+	case sensIBAN, sensNationalID, sensJWT:
+		return model.SeverityMedium
+	}
+	return model.SeverityLow
+}
+
+func sensList(m uint16) string {
+	var s []string
+	for i := 0; i < numSens; i++ {
+		if m&(1<<i) != 0 {
+			s = append(s, sensNames[i])
+		}
+	}
+	return strings.Join(s, ",")
+}
+
+func (inv *Inventory) weakAuth(e *endpoint, c *model.Call) (emit, any bool) {
+	a := &c.Auth
+	if a.Scheme == model.AuthBearerJWT || a.JWTAlg != "" {
+		if strings.EqualFold(a.JWTAlg, "none") {
+			emit = inv.mark(e, c, kWeakAuth, model.SeverityCritical, "jwt_alg_none", "JWT with alg none (unsigned)") || emit
+			any = true
+		}
+		if !a.JWTHasExp {
+			emit = inv.mark(e, c, kWeakAuth, model.SeverityMedium, "jwt_no_expiry", "JWT without exp claim") || emit
+			any = true
+		}
+	}
+	if a.Scheme == model.AuthBasic {
+		emit = inv.mark(e, c, kWeakAuth, model.SeverityHigh, "basic_cleartext", "Basic credentials over cleartext HTTP") || emit
+		any = true
+	}
+	if a.APIKeyInQuery {
+		emit = inv.mark(e, c, kWeakAuth, model.SeverityMedium, "api_key_in_query", "API key in query parameter "+a.APIKeyName) || emit
+		any = true
+	}
+	return emit, any
+}
+
+func (inv *Inventory) insecure(e *endpoint, c *model.Call, ok bool) (emit, any bool) {
+	if origin := c.ReqHeaders.Get("Origin"); origin != "" && origin != "null" {
+		acao := c.RespHeaders.Get("Access-Control-Allow-Origin")
+		if acao == origin && strings.EqualFold(strings.TrimSpace(c.RespHeaders.Get("Access-Control-Allow-Credentials")), "true") {
+			emit = inv.mark(e, c, kInsecure, model.SeverityHigh, "cors_reflects_origin_with_credentials", "Access-Control-Allow-Origin echoes the request Origin with credentials allowed") || emit
+			any = true
+		}
+	}
+	if ok && c.Auth.Scheme != model.AuthNone && isJSON(mediaType(c.RespBody.ContentType, c.RespHeaders)) {
+		if !c.RespHeaders.Has("X-Content-Type-Options") {
+			emit = inv.mark(e, c, kInsecure, model.SeverityLow, "missing_x_content_type_options", "authenticated JSON answer without X-Content-Type-Options") || emit
+			any = true
+		}
+		if !c.RespHeaders.Has("Strict-Transport-Security") {
+			emit = inv.mark(e, c, kInsecure, model.SeverityLow, "missing_hsts", "authenticated JSON answer without Strict-Transport-Security") || emit
+			any = true
+		}
+	}
+	for _, hn := range [...]string{"Server", "X-Powered-By", "X-AspNet-Version"} {
+		if v := c.RespHeaders.Get(hn); v != "" && strings.ContainsAny(v, "0123456789") {
+			if len(v) > 64 {
+				v = v[:64]
+			}
+			emit = inv.mark(e, c, kInsecure, model.SeverityLow, "version_disclosure", hn+": "+v) || emit
+			any = true
+			break
+		}
+	}
+	if inv.callStack {
+		emit = inv.mark(e, c, kInsecure, model.SeverityMedium, "stack_trace", "response body holds a stack trace") || emit
+		any = true
+	}
+	return emit, any
+}
+
+// finding renders finding kind k of e.
+func (inv *Inventory) finding(e *endpoint, k int) model.Finding {
+	f := e.findings[k]
+	tmpl := inv.template(e)
+	info := kindInfo[k]
+	sum := sha256.Sum256([]byte(string(info.typ) + "|" + e.host.name + "|" + e.method + "|" + tmpl + "|"))
+	ev := make(map[string]string, len(f.reasons)+1)
+	reasons := sortedKeys(f.reasons)
+	for _, r := range reasons {
+		ev[r] = f.reasons[r]
+	}
+	ev["reasons"] = strings.Join(reasons, ",")
+	ips := append(f.ips[:0:0], f.ips...)
+	if ips == nil {
+		ips = []netip.Addr{}
+	}
+	return model.Finding{
+		ID:        hex.EncodeToString(sum[:8]),
+		Type:      info.typ,
+		Severity:  f.severity,
+		OWASP:     info.owasp,
+		FirstSeen: f.first,
+		LastSeen:  f.last,
+		Principal: "",
+		ClientIPs: ips,
+		Host:      e.host.name,
+		Method:    e.method,
+		Template:  tmpl,
+		Count:     f.count,
+		Summary:   fmt.Sprintf("%s %s %s: %s (%d calls)", info.typ, e.method, tmpl, strings.Join(reasons, ", "), f.count),
+		Evidence:  ev,
+	}
+}
+
+// Findings returns every discovery finding with its final count, sorted by
+// host, template, method and type.
+func (inv *Inventory) Findings() []model.Finding {
+	var out []model.Finding
+	for _, name := range sortedKeys(inv.hosts) {
+		inv.forEachEndpoint(inv.hosts[name], func(e *endpoint) {
+			for k := range e.findings {
+				if e.findings[k] != nil && e.findings[k].count > 0 {
+					out = append(out, inv.finding(e, k))
+				}
+			}
+		})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := &out[i], &out[j]
+		if a.Host != b.Host {
+			return a.Host < b.Host
+		}
+		if a.Template != b.Template {
+			return a.Template < b.Template
+		}
+		if a.Method != b.Method {
+			return a.Method < b.Method
+		}
+		return a.Type < b.Type
+	})
+	return out
+}
+
+// Stats returns the counters.
+func (inv *Inventory) Stats() Stats {
+	s := inv.stats
+	s.Hosts = len(inv.hosts)
+	s.Endpoints = inv.endpointCount
+	s.Nodes = 0
+	for _, h := range inv.hosts {
+		s.Nodes += h.nodes
+	}
+	return s
+}
+
+// Endpoints returns the inventory, unused documented operations included,
+// sorted by host, template, method.
+func (inv *Inventory) Endpoints() []model.Endpoint {
+	var out []model.Endpoint
+	seen := map[string]map[specKey]bool{}
+	for _, name := range sortedKeys(inv.hosts) {
+		h := inv.hosts[name]
+		inv.forEachEndpoint(h, func(e *endpoint) {
+			out = append(out, inv.render(e))
+			if e.specNode != nil {
+				if seen[name] == nil {
+					seen[name] = map[specKey]bool{}
+				}
+				seen[name][specKey{e.specNode.tmpl, e.method}] = true
+			}
+		})
+	}
+	// Unused: documented operations never observed, per host the spec names
+	// (a host-less spec is reported for every observed host it covered).
+	for _, host := range sortedKeys(inv.specs) {
+		hs := inv.specs[host]
+		targets := []string{host}
+		if host == wildcardHost {
+			targets = nil
+			for _, name := range sortedKeys(inv.hosts) {
+				if inv.hosts[name].spec == hs {
+					targets = append(targets, name)
+				}
+			}
+			if len(targets) == 0 {
+				targets = []string{wildcardHost}
+			}
+		}
+		for _, t := range targets {
+			for _, o := range hs.ops {
+				if seen[t][specKey{o.nodeTmpl, o.method}] {
+					continue
+				}
+				out = append(out, model.Endpoint{
+					Host: t, Method: o.method, Template: o.tmpl, State: model.StateUnused,
+					Statuses: map[string]int64{}, Auth: []string{}, Sensitive: []string{},
+					Detail: &model.EndpointDetail{Deprecated: o.deprecated, Spec: o.file},
+				})
+			}
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := &out[i], &out[j]
+		if a.Host != b.Host {
+			return a.Host < b.Host
+		}
+		if a.Template != b.Template {
+			return a.Template < b.Template
+		}
+		return a.Method < b.Method
+	})
+	return out
+}
+
+func (inv *Inventory) render(e *endpoint) model.Endpoint {
+	tmpl := inv.template(e)
+	ep := model.Endpoint{
+		Host: e.host.name, Method: e.method, Template: tmpl, State: inv.state(e),
+		FirstSeen: e.first, LastSeen: e.last, Calls: e.calls,
+		Statuses: make(map[string]int64, len(e.statuses)), Auth: []string{}, Sensitive: []string{},
+	}
+	for st, n := range e.statuses {
+		ep.Statuses[strconv.Itoa(int(st))] = n
+	}
+	for a := model.AuthNone; a <= model.AuthOther; a++ {
+		if e.authMask&(1<<a) != 0 {
+			ep.Auth = append(ep.Auth, a.String())
+		}
+	}
+	for i := 0; i < numSens; i++ {
+		if e.sens&(1<<i) != 0 {
+			ep.Sensitive = append(ep.Sensitive, sensNames[i])
+		}
+	}
+	d := &model.EndpointDetail{
+		RequestContentTypes: e.reqCT.sorted(),
+		QueryParams:         e.query.sorted(),
+		RequestBodyKeys:     e.reqKeys.sorted(),
+		ResponseBodyKeys:    e.respKeys.sorted(),
+		UnauthenticatedOK:   e.unauthOK,
+	}
+	if !e.lat.IsEmpty() {
+		q, err := e.lat.GetValuesAtQuantiles([]float64{0.5, 0.95})
+		if err == nil {
+			d.LatencyP50Ms = round3(q[0])
+			d.LatencyP95Ms = round3(q[1])
+		}
+	}
+	for i, hn := range securityHeaders {
+		if e.secHdr&(1<<i) != 0 {
+			d.SecurityHeaders = append(d.SecurityHeaders, hn)
+		}
+	}
+	if e.specNode != nil {
+		if op := e.specNode.ops[e.method]; op != nil {
+			d.Deprecated = op.deprecated
+			d.Spec = op.file
+		}
+	}
+	if e.reqSchema != nil {
+		d.RequestSchema = e.reqSchema.toMap()
+	}
+	if len(e.respSchemas) > 0 {
+		d.ResponseSchemas = map[string]any{}
+		for st, s := range e.respSchemas {
+			d.ResponseSchemas[strconv.Itoa(int(st))] = s.toMap()
+		}
+	}
+	if ps := inv.pathParams(e, tmpl); len(ps) > 0 {
+		d.Params = map[string]string{}
+		for _, p := range ps {
+			d.Params[p.name] = p.typ
+			if p.format != "" {
+				d.Params[p.name] += ":" + p.format
+			}
+		}
+	}
+	ep.Detail = d
+	return ep
+}
+
+func round3(f float64) float64 { return float64(int64(f*1000+0.5)) / 1000 }
+
+type pathParam struct{ name, typ, format string }
+
+// pathParams lists the template's parameters with types inferred from the
+// values seen at their positions.
+func (inv *Inventory) pathParams(e *endpoint, tmpl string) []pathParam {
+	var out []pathParam
+	for i, s := range splitPath(tmpl, nil) {
+		a := strings.IndexByte(s, '{')
+		b := strings.IndexByte(s, '}')
+		if a < 0 || b < a {
+			continue
+		}
+		var mask uint16
+		if i < len(e.posClasses) {
+			mask = e.posClasses[i]
+		}
+		typ, format := paramType(mask)
+		out = append(out, pathParam{name: s[a+1 : b], typ: typ, format: format})
+	}
+	return out
+}

@@ -1,0 +1,5 @@
+package discovery
+
+import "net/url"
+
+func unescapeQuery(s string) (string, error) { return url.QueryUnescape(s) }
