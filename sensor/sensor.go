@@ -275,10 +275,9 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 		slices.SortStableFunc(calls, compareTagged)
 		for _, t := range calls {
 			s.calls.Add(1)
-			if s.cfg.StopAfter != StageAll {
-				continue
+			if inv != nil {
+				inv.Observe(t.c)
 			}
-			inv.Observe(t.c)
 			if sinkErr == nil {
 				sinkErr = sink.WriteCall(t.c)
 			}
@@ -344,6 +343,8 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 		if err := sink.Finish(inv.Endpoints(), inv.Findings(), openapi); err != nil && sinkErr == nil {
 			sinkErr = err
 		}
+	} else if err := sink.Finish(nil, nil, nil); err != nil && sinkErr == nil {
+		sinkErr = err
 	}
 	if sinkErr != nil {
 		return sum, sinkErr
@@ -443,7 +444,9 @@ func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work,
 			// Copy into the arena; when it is full, a new one is started
 			// and the old one lives on through the slices that point at it.
 			if cap(w.arena)-len(w.arena) < len(d.Payload) {
-				w.arena = make([]byte, 0, max(64<<10, len(d.Payload)))
+				// Grow geometrically: the pooled batch keeps its largest
+				// arena, so a steady stream allocates none.
+				w.arena = make([]byte, 0, min(max(2*cap(w.arena), 64<<10, len(d.Payload)), max(8<<20, len(d.Payload))))
 			}
 			off := len(w.arena)
 			w.arena = append(w.arena, d.Payload...)
