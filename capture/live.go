@@ -190,7 +190,7 @@ func (s *LiveSource) Next(p *Packet) error {
 			return nil
 		}
 		if errors.Is(err, afpacket.ErrTimeout) {
-			continue
+			return ErrIdle
 		}
 		return fmt.Errorf("capture: read %s: %w", s.iface, err)
 	}
@@ -222,6 +222,11 @@ func (s *LiveSource) Stats() (LiveStats, error) {
 }
 
 var _ Source = (*LiveSource)(nil)
+
+// ErrIdle is returned by a live source's Next when no packet arrived within
+// the poll timeout, so that a caller holding a partial batch can hand it on
+// instead of sitting on it. Call Next again.
+var ErrIdle = errors.New("capture: no packet within the poll timeout")
 
 // CompileFilter turns a filter string into a socket filter program for an
 // Ethernet socket. An empty expression gives an empty program unless

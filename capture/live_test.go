@@ -217,6 +217,9 @@ func TestLiveVeth(t *testing.T) {
 				if errors.Is(err, io.EOF) {
 					return
 				}
+				if errors.Is(err, ErrIdle) {
+					continue
+				}
 				if err != nil {
 					errs <- err
 					return

@@ -249,18 +249,30 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 		})
 	}
 
-	// Readers.
-	decStats := make([]capture.DecodeStats, len(sources))
-	readErrs := make([]error, len(sources))
+	// Readers. The end-of-input flush goes to the workers only once every
+	// reader has handed on its last batch: a reader that finished early
+	// must not close connections another reader still has packets for.
+	ends := make([]readEnd, len(sources))
 	var rwg sync.WaitGroup
 	for si, src := range sources {
 		rwg.Go(func() {
-			decStats[si], readErrs[si] = s.read(ctx, src, ins, pool)
+			ends[si] = s.read(ctx, src, ins, pool)
 		})
 	}
 	go func() {
 		rwg.Wait()
+		var last readEnd
+		for _, e := range ends {
+			last.seq = max(last.seq, e.seq)
+			last.lastIdx = max(last.lastIdx, e.lastIdx)
+			if e.lastTS.After(last.lastTS) {
+				last.lastTS = e.lastTS
+			}
+		}
 		for _, in := range ins {
+			w := pool.Get().(*work)
+			w.seq, w.lastIdx, w.lastTS, w.final = last.seq, last.lastIdx, last.lastTS, true
+			in <- w
 			close(in)
 		}
 		wg.Wait()
@@ -311,8 +323,8 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 
 	sum.Packets, sum.Bytes = s.packets.Load(), s.bytes.Load()
 	sum.Calls = s.calls.Load()
-	for _, d := range decStats {
-		addStats(&sum.Decode, &d)
+	for _, e := range ends {
+		addStats(&sum.Decode, &e.stats)
 	}
 	for _, w := range workers {
 		rs := w.asm.Stats()
@@ -328,9 +340,9 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 		}
 	}
 	s.fillTotals(&sum)
-	for _, err := range readErrs {
-		if err != nil {
-			sum.InputError = err.Error()
+	for _, e := range ends {
+		if e.err != nil {
+			sum.InputError = e.err.Error()
 			break
 		}
 	}
@@ -378,10 +390,20 @@ func compareTagged(a, b tagged) int {
 
 func compareAddrPort(a, b netip.AddrPort) int { return a.Compare(b) }
 
+// readEnd is what a reader leaves behind: its counters, the error that
+// ended it, and where the input stopped (for the final flush).
+type readEnd struct {
+	stats   capture.DecodeStats
+	err     error
+	seq     uint64 // batches sent
+	lastIdx uint64
+	lastTS  time.Time
+}
+
 // read decodes one source and deals its TCP packets to the workers. In
 // file mode (one source) every worker gets every batch, so that timeouts
 // and the merge are independent of the worker count.
-func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work, pool *sync.Pool) (capture.DecodeStats, error) {
+func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work, pool *sync.Pool) readEnd {
 	dec := capture.NewDecoder(s.cfg.Dec)
 	var filt *fileFilter
 	if s.cfg.Live == nil {
@@ -402,10 +424,10 @@ func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work,
 		readErr  error
 		canceled = ctx.Done()
 	)
-	flush := func(final bool) {
+	flush := func() {
 		for i := range cur {
 			w := cur[i]
-			w.seq, w.lastIdx, w.lastTS, w.final = seq, lastIdx, lastTS, final
+			w.seq, w.lastIdx, w.lastTS = seq, lastIdx, lastTS
 			ins[i] <- w
 			cur[i] = pool.Get().(*work)
 		}
@@ -424,6 +446,14 @@ func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work,
 			}
 		}
 		err := src.Next(&pkt)
+		if errors.Is(err, capture.ErrIdle) {
+			// A quiet live link: hand on what is batched rather than
+			// hold calls back until the batch fills.
+			if inBatch > 0 {
+				flush()
+			}
+			continue
+		}
 		if err != nil {
 			if !errors.Is(err, io.EOF) {
 				readErr = err
@@ -456,18 +486,20 @@ func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work,
 		lastIdx, lastTS = d.Index, d.TS
 		inBatch++
 		if inBatch >= s.cfg.BatchSize {
-			flush(false)
+			flush()
 		}
 	}
-	if n > 0 {
-		flush(true)
+	if n > 0 && inBatch > 0 {
+		flush()
+	}
+	for i := range cur {
+		pool.Put(cur[i])
 	}
 	if errors.Is(readErr, context.Canceled) {
 		readErr = nil
 	}
-	st := dec.Stats()
 	if filt != nil {
 		s.filtered.Add(filt.dropped)
 	}
-	return st, readErr
+	return readEnd{stats: dec.Stats(), err: readErr, seq: seq, lastIdx: lastIdx, lastTS: lastTS}
 }
