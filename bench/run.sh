@@ -177,6 +177,10 @@ measure() {
 
 log "(a) read+decode only"
 measure a "${PIN1[@]}" env GOMAXPROCS=1 "$SENSOR" run -r "$PCAP" --out @RUNDIR@ --workers 1 --stop-after decode --stats-json @STATS@
+log "(p) pipeline to calls (no discovery), 1 worker"
+measure p "${PIN1[@]}" env GOMAXPROCS=1 "$SENSOR" run -r "$PCAP" --out @RUNDIR@ --workers 1 --stop-after parse --stats-json @STATS@
+log "(q) pipeline to calls (no discovery), 2 workers"
+measure q "${PIN2[@]}" "$SENSOR" run -r "$PCAP" --out @RUNDIR@ --workers 2 --stop-after parse --stats-json @STATS@
 log "(b) full pipeline, 1 worker"
 measure b "${PIN1[@]}" env GOMAXPROCS=1 "$SENSOR" run -r "$PCAP" --out @RUNDIR@ --workers 1 --stats-json @STATS@
 log "(c) full pipeline, 2 workers"
@@ -190,11 +194,13 @@ fi
 div() { awk -v a="${1:-}" -v b="${2:-}" -v p="${3:-2}" 'BEGIN{ if (a=="" || b=="" || b+0==0) print "n/a"; else printf "%." p "f", a/b }'; }
 rate() { awk -v n="${1:-}" -v t="${2:-}" 'BEGIN{ if (n=="" || t=="" || t+0==0) print "n/a"; else printf "%.0f", n/t }'; }
 
-ROWS=(a b c)
+ROWS=(a p q b c)
 [[ "$HAVE_TCPFLOW" == 1 ]] && ROWS+=(d)
 declare -A NAME=(
 	[a]="(a) apisensor read+decode only, 1 worker, GOMAXPROCS=1"
-	[b]="(b) apisensor full pipeline, 1 worker, GOMAXPROCS=1"
+	[p]="(p) apisensor to calls.jsonl (decode, reassembly, HTTP; no discovery), 1 worker, GOMAXPROCS=1"
+	[q]="(q) apisensor to calls.jsonl, --workers 2"
+	[b]="(b) apisensor full pipeline (+ discovery, inventory, findings), 1 worker, GOMAXPROCS=1"
 	[c]="(c) apisensor full pipeline, --workers 2"
 	[d]="(d) tcpflow -r (reassembly only)"
 )
@@ -222,9 +228,12 @@ REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 	echo
 	echo "| ratio | value | meaning |"
 	echo "|---|---:|---|"
+	echo "| p/a | $(div "${WALL[p]}" "${WALL[a]}") | pipeline to calls over decode-only (cost of reassembly+HTTP+calls.jsonl) |"
 	echo "| b/a | $(div "${WALL[b]}" "${WALL[a]}") | full pipeline wall time over decode-only (cost of reassembly+parsing+discovery) |"
+	echo "| q vs p | $(div "${WALL[p]}" "${WALL[q]}") | speed-up of 2 workers over 1, to calls (wall p / wall q) |"
 	echo "| c vs b | $(div "${WALL[b]}" "${WALL[c]}") | speed-up of 2 workers over 1 (wall b / wall c) |"
 	if [[ "$HAVE_TCPFLOW" == 1 ]]; then
+		echo "| tcpflow/p | $(div "${WALL[d]}" "${WALL[p]}") | tcpflow wall time over apisensor to calls, one core each (>1: apisensor faster) |"
 		echo "| tcpflow/b | $(div "${WALL[d]}" "${WALL[b]}") | tcpflow wall time over apisensor full pipeline (>1: apisensor faster) |"
 	else
 		echo "| tcpflow/b | n/a | tcpflow not available |"

@@ -174,13 +174,7 @@ func runToFiles(t testing.TB, cfg sensor.Config) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := sensor.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Run(t.Context(), sink); err != nil {
-		t.Fatal(err)
-	}
+	runWith(t, cfg, sink)
 	var all []byte
 	for _, f := range []string{storage.CallsFile, storage.EndpointsFile, storage.FindingsFile, storage.OpenAPIFile} {
 		b, err := os.ReadFile(filepath.Join(dir, f))
@@ -190,4 +184,18 @@ func runToFiles(t testing.TB, cfg sensor.Config) []byte {
 		all = append(all, b...)
 	}
 	return all
+}
+
+// runWith runs cfg into sink and fails the test on error.
+func runWith(t testing.TB, cfg sensor.Config, sink sensor.Sink) sensor.Summary {
+	t.Helper()
+	s, err := sensor.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := s.Run(t.Context(), sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
 }

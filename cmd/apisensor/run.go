@@ -271,8 +271,12 @@ func printSummary(w io.Writer, s sensor.Summary, elapsed time.Duration, out stri
 		fmt.Fprintf(w, ", kernel drops %d", s.KernelDrops)
 	}
 	fmt.Fprintln(w)
-	if s.Discovery != (discovery.Stats{}) {
-		fmt.Fprintf(w, "  inventory: %+v\n", s.Discovery)
+	if d := s.Discovery; d != (discovery.Stats{}) {
+		fmt.Fprintf(w, "  inventory: %d hosts, %d endpoints; %d calls ignored (no real answer)", d.Hosts, d.Endpoints, d.Ignored)
+		if d.HostEvictions+d.EndpointEvictions > 0 {
+			fmt.Fprintf(w, ", %d hosts and %d endpoints evicted at the caps", d.HostEvictions, d.EndpointEvictions)
+		}
+		fmt.Fprintln(w)
 	}
 	if out != "-" {
 		fmt.Fprintf(w, "  output in %s/\n", out)
