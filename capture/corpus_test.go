@@ -3,33 +3,19 @@ package capture
 import (
 	"encoding/json"
 	"errors"
+	"github.com/apisensor/apisensor/internal/testcorpus"
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 )
-
-// corpusDir is ../shared/corpus relative to the repository root, found
-// from this file's directory.
-func corpusDir(t testing.TB) string {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("cannot locate test file")
-	}
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "shared", "corpus")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("public test corpus not present at %s: %v", dir, err)
-	}
-	return dir
-}
 
 // TestCorpusSuricata reads every suricata-verify pcap with OpenFiles and a
 // Decoder: no read errors, and each capture yields TCP segments (every
 // case is an HTTP test). The HTTP transaction content is the parser's
 // business and is checked there.
 func TestCorpusSuricata(t *testing.T) {
-	root := filepath.Join(corpusDir(t), "suricata")
+	root := testcorpus.Suricata(t)
 	dirs, err := os.ReadDir(root)
 	if err != nil {
 		t.Fatal(err)

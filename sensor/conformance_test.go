@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/apisensor/apisensor/internal/testcorpus"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -16,19 +17,6 @@ import (
 	"github.com/apisensor/apisensor/model"
 	"github.com/apisensor/apisensor/sensor"
 )
-
-// corpusDir is ../shared/corpus beside the repository.
-func corpusDir(t testing.TB) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "shared", "corpus", "suricata"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("public corpus not found at %s (it lives in ../shared beside the repo): %v", dir, err)
-	}
-	return dir
-}
 
 type expectation struct {
 	Source         string          `json:"source"`
@@ -181,7 +169,7 @@ type caseResult struct {
 }
 
 func TestConformanceSuricataCorpus(t *testing.T) {
-	dir := corpusDir(t)
+	dir := testcorpus.Suricata(t)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)

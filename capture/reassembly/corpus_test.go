@@ -4,11 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/apisensor/apisensor/internal/testcorpus"
 	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"testing"
@@ -18,18 +18,6 @@ import (
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 )
-
-// corpusDir is /work/shared/corpus/suricata, found relative to this file:
-// the repository root's sibling "shared/corpus".
-func corpusDir(t *testing.T) string {
-	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Join(filepath.Dir(file), "..", "..")
-	dir := filepath.Join(root, "..", "shared", "corpus", "suricata")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("corpus not available: %v", err)
-	}
-	return dir
-}
 
 type corpusCase struct {
 	Pcap   string `json:"pcap"`
@@ -140,7 +128,7 @@ func runCorpus(t *testing.T, path string) (*Assembler, *recFactory) {
 // every URL the case's expectations name (http.url with count > 0) must
 // appear in a reassembled stream: the request bytes reached the parser.
 func TestCorpus(t *testing.T) {
-	dir := corpusDir(t)
+	dir := testcorpus.Suricata(t)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -212,7 +200,7 @@ func dataStreams(f *recFactory) []string {
 // session, twice with spurious RST/FIN before the handshake completes. The
 // reassembled bytes must equal the no-evasion baseline's.
 func TestCorpusEvasionMatchesBaseline(t *testing.T) {
-	dir := corpusDir(t)
+	dir := testcorpus.Suricata(t)
 	_, base := runCorpus(t, filepath.Join(dir, "bug-3286-01-no-evasion", "without_evasion.pcap"))
 	want := dataStreams(base)
 	if len(want) != 1 || !strings.Contains(want[0], "HTTP/") {
