@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"strings"
 	"time"
 
 	"github.com/apisensor/apisensor/model"
@@ -240,14 +241,18 @@ func (c *Conn) badChunk(h *half, ts time.Time) {
 
 // trailers appends the trailer fields to the message's headers (after the
 // header section, in wire order) and ends the message.
-func (c *Conn) trailers(h *half, block []byte, ts time.Time) {
+func (c *Conn) trailers(h *half, block []byte, ends []int32, ts time.Time) {
 	if h.call != nil && len(block) > 2 {
 		var mi msgInfo
 		s := string(block)
+		fl := fieldLines{ends: ends, n: len(ends)}
+		if ends == nil {
+			fl.n = strings.Count(s, "\n")
+		}
 		if h.isReq {
-			h.call.ReqHeaders = append(h.call.ReqHeaders, c.parseFields(s, &mi, true, &h.call.Flags)...)
+			h.call.ReqHeaders = append(h.call.ReqHeaders, c.parseFields(s, fl, nil, &mi, true, &h.call.Flags)...)
 		} else {
-			h.call.RespHeaders = append(h.call.RespHeaders, c.parseFields(s, &mi, false, &h.call.Flags)...)
+			h.call.RespHeaders = append(h.call.RespHeaders, c.parseFields(s, fl, nil, &mi, false, &h.call.Flags)...)
 		}
 	}
 	c.endMessage(h, ts)
@@ -261,7 +266,7 @@ func (c *Conn) finishV09Request(h *half) {
 	}
 	s := string(line)
 	method, target, _, _ := splitRequestLine(s)
-	call := c.newCall()
+	call, _ := c.newCall(0)
 	call.TS = h.msgTS
 	call.EndTS = h.lastTS
 	call.Method = method
@@ -273,7 +278,7 @@ func (c *Conn) finishV09Request(h *half) {
 	c.principal(call, &mi)
 	c.p.st.requests.Add(1)
 	c.p.st.http09.Add(1)
-	c.enqueue(call)
+	c.enqueue(call, nil)
 	c.q[len(c.q)-1].reqDone = true
 	h.buf = h.buf[:0]
 	// HTTP/0.9 has one request per connection.
@@ -427,7 +432,7 @@ func (c *Conn) finishPartialHead(h *half, ts time.Time) {
 	}
 	block := append(h.buf[:h.lineStart:h.lineStart], "\r\n"...)
 	h.buf = nil
-	c.onHead(h, block, h.lastTS)
+	c.onHead(h, block, nil, h.lastTS)
 	if h.call != nil {
 		h.call.Flags |= gapFlagFor(h)
 		if h.body != nil {

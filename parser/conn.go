@@ -2,6 +2,7 @@ package parser
 
 import (
 	"bytes"
+	"math"
 	"net/netip"
 	"time"
 
@@ -56,6 +57,14 @@ type half struct {
 	lines     int  // complete lines seen in the block
 	probe     int  // probe* strictness of the block being accumulated
 	v09       bool // start line had no HTTP version (GET only)
+	// Offsets of the start line's parts found when head validated it
+	// (requestLineIdx or statusLineIdx results), so onHead does not split
+	// the line again; slOK says they belong to the current block.
+	sl   [5]int
+	slOK bool
+	// bodyHint is room for a Content-Length body allocated together with the
+	// header block's string (onHead); startCL takes it when the size matches.
+	bodyHint  []byte
 	msgTS     time.Time
 	lastTS    time.Time
 	chunkLine int // bytes of the current chunk-size line seen
@@ -78,6 +87,7 @@ type half struct {
 
 type txn struct {
 	call              *model.Call
+	spare             []model.Header // room for the response's fields, allocated with call
 	reqDone, respDone bool
 }
 
@@ -103,6 +113,7 @@ type Conn struct {
 	jwtCache struct {
 		token string
 		info  jwtInfo
+		ok    bool // token decoded as a JWT
 	}
 }
 
@@ -450,6 +461,7 @@ func (c *Conn) beginHead(h *half, ts time.Time, probe int) {
 	h.lineStart = 0
 	h.lines = 0
 	h.v09 = false
+	h.slOK = false
 	h.probe = probe
 	h.msgTS = ts
 }
@@ -461,8 +473,14 @@ func (c *Conn) head(h *half, b []byte, ts time.Time) int {
 	max := c.p.cfg.MaxHeaderBytes
 	var data []byte
 	from, base := 0, 0
+	// A block parsed in place has every LF offset recorded here, so
+	// parseFields splits lines without scanning the block a second time.
+	var ends []int32
 	if len(h.buf) == 0 {
 		data = b
+		if len(b) <= math.MaxInt32 {
+			ends = c.p.ends[:0]
+		}
 	} else {
 		base = len(h.buf)
 		from = base
@@ -483,6 +501,13 @@ func (c *Conn) head(h *half, b []byte, ts time.Time) int {
 		if j+1 > max {
 			break // block too large: handled below
 		}
+		if ends != nil {
+			if len(ends) < cap(ends) {
+				ends = append(ends, int32(j))
+			} else {
+				ends = nil // more lines than the scratch holds: rescan
+			}
+		}
 		line := data[h.lineStart:j]
 		if n := len(line); n > 0 && line[n-1] == '\r' {
 			line = line[:n-1]
@@ -494,9 +519,9 @@ func (c *Conn) head(h *half, b []byte, ts time.Time) int {
 		} else if len(line) == 0 {
 			end := j + 1
 			if h.st == stTrailer {
-				c.trailers(h, data[:end], ts)
+				c.trailers(h, data[:end], ends, ts)
 			} else {
-				c.onHead(h, data[:end], ts)
+				c.onHead(h, data[:end], ends, ts)
 			}
 			h.buf = h.buf[:0]
 			return end - base

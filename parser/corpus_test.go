@@ -8,11 +8,11 @@ package parser
 import (
 	"encoding/json"
 	"errors"
+	"github.com/apisensor/apisensor/internal/testcorpus"
 	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,15 +25,6 @@ import (
 
 	"github.com/apisensor/apisensor/model"
 )
-
-func corpusDir(t *testing.T) string {
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "shared", "corpus", "suricata")
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("corpus not available: %v", err)
-	}
-	return dir
-}
 
 type seg struct {
 	seq  uint32
@@ -293,7 +284,7 @@ var corpusKnown = map[string]string{
 }
 
 func TestCorpus(t *testing.T) {
-	dir := corpusDir(t)
+	dir := testcorpus.Suricata(t)
 	cases, _ := filepath.Glob(filepath.Join(dir, "*", "expected.json"))
 	pass, total := 0, 0
 	for _, ej := range cases {

@@ -74,7 +74,11 @@
 // Call; bodies of unknown length use buffers from a sync.Pool and are copied
 // into a right-sized slice at the end of the message, so pooled memory never
 // escapes into a Call. A header block costs one string allocation (all
-// fields are substrings of it) plus the Headers slice.
+// fields are substrings of it); a Content-Length body that will be kept is
+// allocated with it (the string and Body.Data cover disjoint parts). A
+// request's Call is allocated together with the backing array of its
+// ReqHeaders and room for the response's RespHeaders (see allocCall), so a
+// request/response pair with a small body costs three allocations.
 //
 // # Errors
 //

@@ -79,7 +79,7 @@ func (c *Conn) principal(call *model.Call, mi *msgInfo) {
 func (c *Conn) fromAuthorization(call *model.Call, v string) bool {
 	a := &call.Auth
 	scheme, cred := v, ""
-	if i := strings.IndexAny(v, " \t"); i >= 0 {
+	if i := indexSpaceTab(v); i >= 0 {
 		scheme, cred = v[:i], strings.TrimSpace(v[i+1:])
 	}
 	if cred == "" {
@@ -90,14 +90,14 @@ func (c *Conn) fromAuthorization(call *model.Call, v string) bool {
 	}
 	switch {
 	case strings.EqualFold(scheme, "Bearer"):
-		if c.jwtCache.token == cred && cred != "" {
-			c.applyJWT(call, &c.jwtCache.info, cred)
-			return true
+		// decodeJWT is a pure function of the token, and a client sends the
+		// same one on every request: remember the last answer, yes or no.
+		if c.jwtCache.token != cred || cred == "" {
+			info, ok := decodeJWT(cred)
+			c.jwtCache.token, c.jwtCache.info, c.jwtCache.ok = cred, info, ok
 		}
-		if info, ok := decodeJWT(cred); ok {
-			c.jwtCache.token = cred
-			c.jwtCache.info = info
-			c.applyJWT(call, &info, cred)
+		if c.jwtCache.ok {
+			c.applyJWT(call, &c.jwtCache.info, cred)
 			return true
 		}
 		a.Scheme = model.AuthBearer
@@ -301,15 +301,7 @@ func (c *Conn) redactQuery(call *model.Call) (name, val string) {
 		}
 		k, v, ok := strings.Cut(part, "=")
 		if ok && v != "" && len(k) <= 64 {
-			var tmp [64]byte
-			for i := 0; i < len(k); i++ {
-				ch := k[i]
-				if ch >= 'A' && ch <= 'Z' {
-					ch += 32
-				}
-				tmp[i] = ch
-			}
-			if _, hit := c.p.apiKeyParams[string(tmp[:len(k)])]; hit {
+			if lowerKey(k, c.p.apiKeyParamByLen[len(k)]) {
 				if name == "" {
 					name, val = k, v
 				}
