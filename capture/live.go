@@ -89,6 +89,7 @@ type LiveSource struct {
 	closed bool
 	index  uint64
 	iface  string
+	final  LiveStats // kernel counters read just before Close
 }
 
 // livePoll bounds how long Next blocks in poll(2) before it checks for
@@ -201,18 +202,24 @@ func (s *LiveSource) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.closed {
+		// Keep the kernel's counters: a run reports them after its
+		// sources are closed.
+		if _, v3, err := s.tp.SocketStats(); err == nil {
+			s.final = LiveStats{Packets: uint64(v3.Packets()), Drops: uint64(v3.Drops()), QueueFreezes: uint64(v3.QueueFreezes())}
+		}
 		s.closed = true
 		s.tp.Close()
 	}
 	return nil
 }
 
-// Stats returns the kernel's counters for this socket.
+// Stats reads the kernel's packet, drop and queue-freeze counters for this
+// socket; after Close it returns the counters as they were at Close.
 func (s *LiveSource) Stats() (LiveStats, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return LiveStats{}, errors.New("capture: stats of a closed live source")
+		return s.final, nil
 	}
 	_, v3, err := s.tp.SocketStats()
 	if err != nil {

@@ -38,6 +38,8 @@ type Sensor struct {
 	// filtered counts packets a file-mode --filter dropped.
 	filtered atomic.Uint64
 	files    *capture.FileSource // for Progress; nil in live mode
+	liveMu   sync.Mutex
+	live     []*capture.LiveSource // for Progress; nil in file mode
 }
 
 // New checks cfg; sources are opened by Run.
@@ -54,8 +56,13 @@ func New(cfg Config, log *zap.Logger) (*Sensor, error) {
 // Progress is a snapshot for a progress line; safe to call from any goroutine.
 type Progress struct {
 	Packets, Bytes, Calls uint64
-	FileDone, FileTotal   int64 // input bytes consumed / total (0 when unknown)
+	FileDone, FileTotal   int64  // input bytes consumed / total (0 when unknown)
+	KernelDrops           uint64 // live capture: packets the kernel dropped (ring full)
+	KernelFreezes         uint64 // live capture: TPACKET_V3 queue freezes
 }
+
+// Live reports whether the sensor captures from an interface.
+func (s *Sensor) Live() bool { return s.cfg.Live != nil }
 
 // Progress reads the live counters.
 func (s *Sensor) Progress() Progress {
@@ -63,6 +70,14 @@ func (s *Sensor) Progress() Progress {
 	if f := s.files; f != nil {
 		p.FileDone, p.FileTotal = f.Progress()
 	}
+	s.liveMu.Lock()
+	for _, l := range s.live {
+		if ks, err := l.Stats(); err == nil {
+			p.KernelDrops += ks.Drops
+			p.KernelFreezes += ks.QueueFreezes
+		}
+	}
+	s.liveMu.Unlock()
 	return p
 }
 
@@ -145,7 +160,9 @@ type Summary struct {
 	MissedBytes uint64 `json:"missed_bytes"`
 	Drops       uint64 `json:"drops"`
 	KernelDrops uint64 `json:"kernel_drops"`
-	Filtered    uint64 `json:"filtered"`
+	// KernelPackets is what the kernel says it handed to the live sockets.
+	KernelPackets uint64 `json:"kernel_packets"`
+	Filtered      uint64 `json:"filtered"`
 
 	Decode     capture.DecodeStats `json:"decode"`
 	Reassembly reassembly.Stats    `json:"reassembly"`
@@ -180,6 +197,9 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 		for _, l := range live {
 			sources = append(sources, l)
 		}
+		s.liveMu.Lock()
+		s.live = live
+		s.liveMu.Unlock()
 	} else {
 		f, err := capture.OpenFiles(s.cfg.Files, s.cfg.File)
 		if err != nil {
@@ -336,7 +356,8 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 	}
 	for _, l := range live {
 		if ks, err := l.Stats(); err == nil {
-			sum.KernelDrops += uint64(ks.Drops)
+			sum.KernelDrops += ks.Drops
+			sum.KernelPackets += ks.Packets
 		}
 	}
 	s.fillTotals(&sum)

@@ -215,7 +215,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		defer func() { pprof.StopCPUProfile(); pf.Close() }()
 	}
 	start := time.Now()
-	stopProgress := startProgress(s, stderr, *progress)
+	stopProgress := startProgress(s, stderr, *progress, log)
 	sum, err := s.Run(ctx, sink)
 	stopProgress()
 	elapsed := time.Since(start)
@@ -288,7 +288,10 @@ func printSummary(w io.Writer, s sensor.Summary, elapsed time.Duration, out stri
 
 // startProgress prints a progress line every second while the run goes on,
 // when stderr is a terminal (or always/never as asked).
-func startProgress(s *sensor.Sensor, w io.Writer, mode string) func() {
+func startProgress(s *sensor.Sensor, w io.Writer, mode string, log *zap.Logger) func() {
+	if s.Live() && mode != "never" {
+		return startLiveReport(s, log)
+	}
 	on := mode == "always"
 	if mode == "auto" {
 		if f, ok := w.(*os.File); ok {
@@ -341,4 +344,37 @@ func applyReassembly(cfg *sensor.Config, fc fileConfig) {
 	if r.IdleTimeout > 0 {
 		cfg.Reassembly.IdleTimeout = r.IdleTimeout
 	}
+}
+
+// liveReportEvery is how often a live run logs its counters: a sensor runs
+// for days, and kernel drops must be visible while they happen.
+const liveReportEvery = time.Minute
+
+// startLiveReport logs packets, calls and kernel drops once a minute.
+func startLiveReport(s *sensor.Sensor, log *zap.Logger) func() {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(liveReportEvery)
+		defer t.Stop()
+		var last sensor.Progress
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				p := s.Progress()
+				lvl := log.Info
+				if p.KernelDrops > last.KernelDrops {
+					lvl = log.Warn
+				}
+				lvl("live capture", zap.Uint64("packets", p.Packets), zap.Uint64("calls", p.Calls),
+					zap.Uint64("packets_last_minute", p.Packets-last.Packets),
+					zap.Uint64("kernel_drops", p.KernelDrops), zap.Uint64("kernel_queue_freezes", p.KernelFreezes))
+				last = p
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
 }
