@@ -153,10 +153,12 @@ func TestFindingsCap(t *testing.T) {
 }
 
 // The node cap holds even when every path is made of repeated words the
-// statistics keep literal: new words then become parameters.
+// statistics keep literal (a first round of new words promotes each
+// position provisionally; the repeats demote it): new words then become
+// parameters.
 func TestNodeCap(t *testing.T) {
 	inv := newInv(t, func(c *Config) { c.MaxNodesPerHost = 64 })
-	for round := 0; round < 5; round++ {
+	for round := 0; round < 10; round++ {
 		for a := 0; a < 12; a++ {
 			for b := 0; b < 12; b++ {
 				inv.Observe(call(round*1000+a*12+b, "h.test", "GET", "/"+vocab[a]+"/"+vocab[b], 200, ""))

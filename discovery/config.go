@@ -41,7 +41,7 @@ type Config struct {
 	MaxEndpointsPerHost int // endpoints per host, same eviction
 	MaxEndpoints        int // endpoints over all hosts, same eviction
 	MaxNodesPerHost     int // template-tree nodes per host; at the cap new words become parameters
-	MaxLiteralChildren  int // literal values one path position keeps before it must be a parameter
+	MaxLiteralChildren  int // literal values one path position keeps before it must be a parameter (RPC-style APIs have hundreds: Slack's /api/{method})
 
 	// SiblingThreshold is the number of distinct literal values at one path
 	// position (under a common prefix) above which the position may become
@@ -73,7 +73,7 @@ func DefaultConfig() Config {
 		MaxEndpointsPerHost: 5000,
 		MaxEndpoints:        50000,
 		MaxNodesPerHost:     20000,
-		MaxLiteralChildren:  128,
+		MaxLiteralChildren:  512,
 		SiblingThreshold:    8,
 		SiblingMinRatio:     0.25,
 		SampleFirst:         32,
@@ -138,6 +138,7 @@ type Stats struct {
 	EndpointEvictions int64
 	Promotions        int64 // path positions that became parameters by sibling statistics
 	ForcedParams      int64 // positions made parameters because a cap was reached
+	Demotions         int64 // promoted positions turned back into literals (their values recurred as names do)
 	FindingsDropped   int64
 	BodyErrors        int64 // bodies that failed to decode (counted, not fatal)
 	CounterResyncs    int64 // endpoint counters found out of step with the tree and corrected (should stay 0)

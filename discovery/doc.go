@@ -7,10 +7,19 @@
 // What it does with each call:
 //   - turns the concrete path into a template per (host, method): typed
 //     segments (integers, UUIDs, ULIDs, ObjectIds, hex, tokens, emails, dates,
-//     long mixed alphanumerics) become parameters at once; word or slug
-//     positions become parameters when sibling statistics say so (a
-//     HyperLogLog of distinct values, the ratio of distinct values to calls,
-//     and similar response shapes);
+//     long mixed alphanumerics, random-looking letters with a digit) become
+//     parameters at once; word or slug positions become parameters when
+//     sibling statistics say so (a HyperLogLog of distinct values, the share
+//     of values seen once, response shapes compared per method, sub-paths
+//     shared by the values). Such a promotion is provisional: the position
+//     counts the values that reach its parameter, and when they recur with
+//     stable counts (resource names seen early in a capture do, ids do not)
+//     they go back to literals (demotion; the parameter's endpoints, which
+//     described no real template, are dropped). A fixed name that turns busy
+//     after the promotion is split out the same way (/series/upcoming
+//     beside /series/{slug}). One name seen with two format extensions is
+//     one segment with a parameter (lists.json, lists.jsonp →
+//     lists.{format});
 //   - matches the call against the imported OpenAPI 3.x / Swagger 2.0 specs
 //     of its host and classifies the endpoint: documented, shadow, zombie,
 //     unused, or observed (no spec covers the host);
@@ -35,7 +44,9 @@
 // endpoints (MaxEndpoints) and template-tree nodes per host (MaxNodesPerHost)
 // are capped; when a cap is hit the least recently seen tenth is evicted and
 // counted in Stats. A tree position keeps at most MaxLiteralChildren literal
-// values before it is forced to become a parameter. Every per-endpoint set
+// values before it is forced to become a parameter; a provisional position
+// remembers at most MaxLiteralChildren values (then it is confirmed), and a
+// host at most MaxNodesPerHost such values over all its positions. Every per-endpoint set
 // (statuses, content types, query names, body keys, schema properties,
 // client IPs of a finding) is capped. Bodies are parsed and scanned only for
 // the first SampleFirst calls of an endpoint and then one call in

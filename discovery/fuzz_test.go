@@ -30,7 +30,7 @@ func FuzzObserve(f *testing.F) {
 		if got, want := len(splitPath(c.Template, nil)), len(splitPath(p, nil)); got != want {
 			t.Fatalf("path %q → template %q: %d segments, want %d", path, c.Template, got, want)
 		}
-		if strings.Contains(c.Template, paramPrefix) {
+		if strings.Contains(c.Template, paramPrefix) || strings.Contains(c.Template, fmtKey) {
 			t.Fatalf("template %q leaks the internal parameter key", c.Template)
 		}
 	})

@@ -24,6 +24,7 @@ type hostState struct {
 	endpoints int
 	last      time.Time
 	gen       uint64 // bumped when a promotion renames templates
+	valsHeld  int    // entries in the vals maps of provisional positions (capped at MaxNodesPerHost)
 	spec      *hostSpec
 	specEps   map[specKey]*endpoint
 }
@@ -261,7 +262,7 @@ func (inv *Inventory) Observe(c *model.Call) []model.Finding {
 	if ep == nil {
 		var n *node
 		if real {
-			n = inv.insert(h, segs)
+			n = inv.insert(h, segs, method)
 		} else {
 			n = h.lookup(segs)
 		}
@@ -381,7 +382,7 @@ func (inv *Inventory) update(e *endpoint, c *model.Call, segs []string) (found u
 				e.respKeys.add(k, inv.cfg.MaxSetItems)
 			}
 			if ok && e.node != nil && e.node.shape == 0 && c.Status < 300 {
-				e.node.shape = shapeHash(v)
+				e.node.shape, e.node.shapeBy = shapeHash(v), methodCode(e.method)
 			}
 		}
 	}

@@ -266,7 +266,35 @@ func classify(seg string, idx int) segClass {
 	if digits >= 2 && letters > 0 && (n >= 8 || transitions >= 2) {
 		return segMixed
 	}
+	if digits == 1 && n >= 8 && dashes == 0 && looksRandom(seg) {
+		return segMixed
+	}
 	return segLiteral
+}
+
+// looksRandom reports letters that do not read as words: under a quarter
+// vowels, or five consonants in a row. Random lowercase ids carry one digit
+// about a third of the time (d5rssgdx, wsq4txrdqhwnj); words with a digit
+// read as words (oauth2callback, ipv4addresses, windowsPhone8, s3buckets).
+func looksRandom(seg string) bool {
+	letters, vowels, run, maxRun := 0, 0, 0, 0
+	for i := 0; i < len(seg); i++ {
+		ch := seg[i] | 0x20
+		if ch < 'a' || ch > 'z' {
+			run = 0
+			continue
+		}
+		letters++
+		switch ch {
+		case 'a', 'e', 'i', 'o', 'u':
+			vowels++
+			run = 0
+		default:
+			run++
+			maxRun = max(maxRun, run)
+		}
+	}
+	return letters >= 6 && (4*vowels < letters || maxRun >= 5)
 }
 
 // paramType maps a segment class to an OpenAPI type and format.

