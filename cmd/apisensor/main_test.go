@@ -1,0 +1,102 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = realMain(args, &o, &e)
+	return code, o.String(), e.String()
+}
+
+// The README's demo command, through the CLI: four files, a summary, the
+// spec's states.
+func TestRunDemo(t *testing.T) {
+	out := t.TempDir()
+	stats := filepath.Join(out, "stats.json")
+	code, _, stderr := run(t, "run", "-r", "../../testdata/demo/demo.pcap", "--spec", "../../testdata/demo/api.yaml",
+		"--out", out, "--stats-json", stats, "--progress", "never", "--log-level", "warn")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "calls 232") {
+		t.Errorf("summary does not report the 232 calls:\n%s", stderr)
+	}
+	var eps []struct{ State string }
+	b, err := os.ReadFile(filepath.Join(out, "endpoints.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &eps); err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]int{}
+	for _, e := range eps {
+		states[e.State]++
+	}
+	for _, s := range []string{"documented", "shadow", "zombie", "unused", "observed"} {
+		if states[s] == 0 {
+			t.Errorf("no %s endpoint in %v", s, states)
+		}
+	}
+	var st struct {
+		Packets uint64  `json:"packets"`
+		Calls   uint64  `json:"calls"`
+		Elapsed float64 `json:"elapsed_sec"`
+	}
+	b, err = os.ReadFile(stats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &st); err != nil || st.Packets != 822 || st.Calls != 232 {
+		t.Errorf("stats %+v (%v)", st, err)
+	}
+}
+
+// --out - streams calls.jsonl to stdout.
+func TestRunToStdout(t *testing.T) {
+	code, stdout, stderr := run(t, "run", "-r", "../../testdata/demo/demo.pcap", "--out", "-", "--progress", "never")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if n := strings.Count(stdout, "\n"); n != 232 {
+		t.Errorf("%d lines on stdout, want 232", n)
+	}
+}
+
+// Bad input says what is wrong and where, with exit 1 (runtime) or 2
+// (usage).
+func TestRunErrors(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.pcap")
+	os.WriteFile(garbage, []byte("not a capture at all"), 0o644)
+	brokenSpec := filepath.Join(dir, "broken.yaml")
+	os.WriteFile(brokenSpec, []byte("openapi: 3.0.0\npaths: [\n"), 0o644)
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"run"}, 2, "no input"},
+		{[]string{"run", "-r", filepath.Join(dir, "missing.pcap"), "--out", dir}, 1, "missing.pcap"},
+		{[]string{"run", "-r", garbage, "--out", dir}, 1, "not a pcap or pcapng file"},
+		{[]string{"run", "-r", "../../testdata/demo/demo.pcap", "--spec", brokenSpec, "--out", dir}, 1, "broken.yaml"},
+		{[]string{"run", "-r", "x.pcap", "--stop-after", "nowhere"}, 2, "unknown stage"},
+		{[]string{"run", "-r", "x.pcap", "--trusted-proxy", "nonsense"}, 2, "--trusted-proxy"},
+		{[]string{"run", "-r", "x.pcap", "--filter", "icmp[0] = 8"}, 2, "tcpdump -ddd"},
+		{[]string{"frobnicate"}, 2, "unknown command"},
+	}
+	for _, c := range cases {
+		code, _, stderr := run(t, c.args...)
+		if code != c.code || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d mentioning %q", c.args, code, stderr, c.code, c.want)
+		}
+	}
+}
