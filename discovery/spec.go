@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi2"
@@ -55,8 +56,20 @@ func LoadSpecData(data []byte, path string) (*openapi3.T, error) {
 			return nil, fmt.Errorf("parse json: %w", err)
 		}
 		probe.Swagger, probe.OpenAPI = jp.Swagger, jp.OpenAPI
-	} else if err := yaml.Unmarshal(data, &probe); err != nil {
-		return nil, fmt.Errorf("parse yaml: %w", err)
+	} else {
+		// Probe through a generic value first: a file that is YAML but not
+		// a mapping (a stray text file, a pcap passed by mistake) gets a
+		// message that says so, not a decoder's type error.
+		var top any
+		if err := yaml.Unmarshal(data, &top); err != nil {
+			return nil, fmt.Errorf("parse yaml: %w", err)
+		}
+		m, ok := top.(map[string]any)
+		if !ok {
+			return nil, errors.New("not an OpenAPI or Swagger document: the top level is not a mapping " +
+				"(want 'openapi: 3.x' or 'swagger: \"2.0\"' with paths)")
+		}
+		probe.Swagger, probe.OpenAPI = versionString(m["swagger"]), versionString(m["openapi"])
 	}
 	loader := openapi3.NewLoader()
 	loader.IsExternalRefsAllowed = true
@@ -74,6 +87,9 @@ func LoadSpecData(data []byte, path string) (*openapi3.T, error) {
 			var raw any
 			if err := yaml.Unmarshal(data, &raw); err != nil {
 				return nil, fmt.Errorf("parse swagger 2.0: %w", err)
+			}
+			if m, ok := raw.(map[string]any); ok {
+				m["swagger"] = probe.Swagger // an unquoted 2.0 is a number in YAML
 			}
 			var err error
 			if js, err = json.Marshal(jsonable(raw)); err != nil {
@@ -404,3 +420,25 @@ func finishSpecs(specs map[string]*hostSpec) {
 // NormShape is the comparable shape of a template: every parameter becomes
 // "{}" whatever its name (/users/{userId} and /users/{id} are one shape).
 func NormShape(tmpl string) string { return normShape(tmpl) }
+
+// versionString reads a version field that YAML may have typed as a number
+// (an unquoted "swagger: 2.0" is the float 2).
+func versionString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', max(1, decimals(x)), 64)
+	case int:
+		return strconv.Itoa(x) + ".0"
+	}
+	return ""
+}
+
+func decimals(f float64) int {
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		return len(s) - i - 1
+	}
+	return 0
+}

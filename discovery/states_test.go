@@ -150,3 +150,23 @@ func TestConfigValidate(t *testing.T) {
 		t.Error("MaxHosts 0 accepted")
 	}
 }
+
+// A spec file that is not a spec, and a Swagger version YAML typed as a
+// number, are told apart with messages a user can act on.
+func TestSpecProbe(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if _, err := LoadSpecFile(write("text.yaml", "just some text\n")); err == nil || !strings.Contains(err.Error(), "not an OpenAPI or Swagger document") {
+		t.Errorf("plain text: %v", err)
+	}
+	doc, err := LoadSpecFile(write("sw.yaml", "swagger: 2.0\ninfo: {title: t, version: '1'}\nhost: api.example\npaths:\n  /a:\n    get:\n      responses: {'200': {description: ok}}\n"))
+	if err != nil || doc.Paths.Find("/a") == nil {
+		t.Errorf("unquoted swagger 2.0: %v", err)
+	}
+}
