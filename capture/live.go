@@ -173,28 +173,26 @@ func OpenLive(cfg LiveConfig) ([]*LiveSource, error) {
 // Next implements Source. Timestamps come from the ring; LinkType is
 // Ethernet. Index counts this socket's packets.
 func (s *LiveSource) Next(p *Packet) error {
-	for {
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			return io.EOF
-		}
-		data, ci, err := s.tp.ZeroCopyReadPacketData()
+	s.mu.Lock()
+	if s.closed {
 		s.mu.Unlock()
-		if err == nil {
-			s.index++
-			p.Data = data
-			p.TS = ci.Timestamp
-			p.OrigLen = ci.Length
-			p.LinkType = LinkEthernet
-			p.Index = s.index
-			return nil
-		}
-		if errors.Is(err, afpacket.ErrTimeout) {
-			return ErrIdle
-		}
-		return fmt.Errorf("capture: read %s: %w", s.iface, err)
+		return io.EOF
 	}
+	data, ci, err := s.tp.ZeroCopyReadPacketData()
+	s.mu.Unlock()
+	switch {
+	case err == nil:
+		s.index++
+		p.Data = data
+		p.TS = ci.Timestamp
+		p.OrigLen = ci.Length
+		p.LinkType = LinkEthernet
+		p.Index = s.index
+		return nil
+	case errors.Is(err, afpacket.ErrTimeout):
+		return ErrIdle
+	}
+	return fmt.Errorf("capture: read %s: %w", s.iface, err)
 }
 
 // Close closes the socket; a concurrent Next returns io.EOF.

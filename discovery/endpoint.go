@@ -116,11 +116,6 @@ var securityHeaders = [...]string{
 	"Cross-Origin-Resource-Policy", "Cross-Origin-Opener-Policy",
 }
 
-const (
-	secHSTS    = 1 << 0
-	secNoSniff = 1 << 2
-)
-
 // mergeEndpoints folds src into dst when a promotion makes them one
 // endpoint; src is dropped from the inventory.
 func (inv *Inventory) mergeEndpoints(dst, src *endpoint) {

@@ -701,10 +701,6 @@ func plausibleStart(p []byte, isReq bool) bool {
 	return string(p[:n]) == hp[:n]
 }
 
-func isTchar(ch byte) bool {
-	return tchar[ch]
-}
-
 // isMethodChar is stricter than RFC 9110's token: letters, '-' and '_'.
 // Every IANA-registered method fits, while text protocols and binary noise
 // ("GET%00", numbers) are not mistaken for HTTP. Suricata detects HTTP the
@@ -712,20 +708,6 @@ func isTchar(ch byte) bool {
 func isMethodChar(ch byte) bool {
 	return ch >= 'A' && ch <= 'Z' || ch >= 'a' && ch <= 'z' || ch == '-' || ch == '_'
 }
-
-var tchar = func() (t [256]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c] = true
-		t[c-32] = true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return
-}()
 
 // dropMessage abandons the message being parsed on h (its start was lost or
 // it is malformed). A request whose call exists is finished as it stands.

@@ -42,7 +42,6 @@ type flow struct {
 	conn   *Conn
 	client netip.AddrPort
 	d      [2]dirState
-	order  int
 }
 
 // feedSeg delivers in-order bytes, buffers out-of-order ones, drops

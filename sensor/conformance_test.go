@@ -165,7 +165,6 @@ type caseResult struct {
 	gotTx          int
 	checks, passed int
 	failures       []string
-	unknownKeys    []string
 }
 
 func TestConformanceSuricataCorpus(t *testing.T) {

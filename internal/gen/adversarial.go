@@ -142,7 +142,6 @@ type stormGen struct {
 	cfg  *AdversarialConfig
 	r    *rand.Rand
 	i    int
-	seg  []byte
 	perm []int
 }
 

@@ -124,10 +124,9 @@ func layerTypes(ls []gopacket.Layer) []gopacket.LayerType {
 
 // halfStream is one direction of a test-reassembled connection.
 type halfStream struct {
-	next    uint32
-	started bool
-	data    []byte
-	offTS   []offTS // timestamp of the segment carrying each byte offset
+	next  uint32
+	data  []byte
+	offTS []offTS // timestamp of the segment carrying each byte offset
 }
 
 type offTS struct {
