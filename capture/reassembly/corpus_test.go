@@ -3,10 +3,8 @@ package reassembly
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"github.com/apisensor/apisensor/internal/testcorpus"
 	"io"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
@@ -14,9 +12,6 @@ import (
 	"testing"
 
 	"github.com/apisensor/apisensor/capture"
-	"github.com/gopacket/gopacket"
-	"github.com/gopacket/gopacket/layers"
-	"github.com/gopacket/gopacket/pcapgo"
 )
 
 type corpusCase struct {
@@ -27,70 +22,30 @@ type corpusCase struct {
 	} `json:"checks"`
 }
 
-// readCorpusPcap decodes a pcap with gopacket (not the capture package's
-// decoder, which is tested on its own) into TCP packets.
+// readCorpusPcap reads a pcap with the capture package's source and
+// decoder (link types, VLAN, PPPoE, Teredo, Cisco HDLC) into TCP packets;
+// payloads are copied since the source reuses its buffer.
 func readCorpusPcap(path string) ([]*capture.Decoded, error) {
-	f, err := os.Open(path)
+	src, err := capture.OpenFiles([]string{path}, capture.DefaultFileConfig())
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err
 	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
+	defer src.Close()
+	dec := capture.NewDecoder(capture.DefaultDecoderConfig())
 	var out []*capture.Decoded
-	for i := uint64(1); ; i++ {
-		data, ci, err := r.ReadPacketData()
-		if errors.Is(err, io.EOF) {
+	for {
+		var p capture.Packet
+		if err := src.Next(&p); errors.Is(err, io.EOF) {
 			return out, nil
+		} else if err != nil {
+			return nil, err
 		}
-		if err != nil {
-			return nil, fmt.Errorf("read %s packet %d: %w", path, i, err)
-		}
-		var p gopacket.Packet
-		if r.LinkType() == 104 && len(data) > 4 {
-			// Cisco HDLC, which gopacket does not decode: 4-byte header
-			// whose last two bytes are an EtherType.
-			p = gopacket.NewPacket(data[4:], layers.EthernetType(uint16(data[2])<<8|uint16(data[3])), gopacket.Default)
-		} else {
-			p = gopacket.NewPacket(data, r.LinkType(), gopacket.Default)
-		}
-		var (
-			src, dst netip.Addr
-			tcp      *layers.TCP
-		)
-		// The innermost IP header before the innermost TCP header (tunnels).
-		for _, l := range p.Layers() {
-			switch l := l.(type) {
-			case *layers.IPv4:
-				src, _ = netip.AddrFromSlice(l.SrcIP.To4())
-				dst, _ = netip.AddrFromSlice(l.DstIP.To4())
-			case *layers.IPv6:
-				src, _ = netip.AddrFromSlice(l.SrcIP)
-				dst, _ = netip.AddrFromSlice(l.DstIP)
-			case *layers.TCP:
-				tcp = l
-			}
-		}
-		if tcp == nil || !src.IsValid() {
+		d := new(capture.Decoded)
+		if !dec.Decode(&p, d) || d.Proto != 6 {
 			continue
 		}
-		var flags uint8
-		for _, fl := range []struct {
-			on  bool
-			bit uint8
-		}{{tcp.FIN, fF}, {tcp.SYN, fS}, {tcp.RST, fR}, {tcp.PSH, fP}, {tcp.ACK, fA}} {
-			if fl.on {
-				flags |= fl.bit
-			}
-		}
-		out = append(out, &capture.Decoded{
-			TS: ci.Timestamp, Index: i, Src: src, Dst: dst,
-			SrcPort: uint16(tcp.SrcPort), DstPort: uint16(tcp.DstPort), Proto: 6,
-			Seq: tcp.Seq, Ack: tcp.Ack, Flags: flags, Window: tcp.Window,
-			Payload: tcp.Payload,
-		})
+		d.Payload = append([]byte(nil), d.Payload...)
+		out = append(out, d)
 	}
 }
 
