@@ -7,6 +7,15 @@ import (
 	"github.com/apisensor/apisensor/model"
 )
 
+// bodyBytes consumes up to h.rem bytes of a length-delimited body (a
+// Content-Length body or one chunk) and returns what follows them.
+func (c *Conn) bodyBytes(h *half, b []byte) []byte {
+	n := min(int64(len(b)), h.rem)
+	c.bodyWrite(h, b[:n])
+	h.rem -= n
+	return b[n:]
+}
+
 // bodyWrite counts p into the current body and keeps what fits in MaxBody.
 func (c *Conn) bodyWrite(h *half, p []byte) {
 	b := h.body

@@ -316,27 +316,13 @@ func (c *Conn) feed(h *half, b []byte, ts time.Time) {
 		case stHead:
 			b = b[c.head(h, b, ts):]
 		case stBodyCL:
-			n := int64(len(b))
-			if n > h.rem {
-				n = h.rem
-			}
-			c.bodyWrite(h, b[:n])
-			h.rem -= n
-			b = b[n:]
-			if h.rem == 0 {
+			if b = c.bodyBytes(h, b); h.rem == 0 {
 				c.endMessage(h, ts)
 			}
 		case stChunkSize:
 			b = b[c.chunkSize(h, b, ts):]
 		case stChunkData:
-			n := int64(len(b))
-			if n > h.rem {
-				n = h.rem
-			}
-			c.bodyWrite(h, b[:n])
-			h.rem -= n
-			b = b[n:]
-			if h.rem == 0 {
+			if b = c.bodyBytes(h, b); h.rem == 0 {
 				h.st = stChunkCRLF
 				h.chunkLine = 0
 			}
