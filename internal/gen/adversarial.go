@@ -81,11 +81,10 @@ func Adversarial(w io.Writer, cfg AdversarialConfig) (Summary, error) {
 	if err := cfg.Validate(); err != nil {
 		return Summary{}, err
 	}
-	fw, err := newFrameWriter(w, &cfg.Config)
+	e, err := newEngine(w, &cfg.Config)
 	if err != nil {
 		return Summary{}, fmt.Errorf("adversarial: %w", err)
 	}
-	e := newEngine(fw, &cfg.Config)
 	r := rand.New(rand.NewPCG(cfg.Seed, 0xadf))
 	if cfg.HalfOpen > 0 {
 		e.start(e.newConn(&halfOpenGen{cfg: &cfg, r: rand.New(rand.NewPCG(cfg.Seed, 1))}, 0))

@@ -72,11 +72,10 @@ func API(w io.Writer, cfg APIConfig) (Summary, error) {
 	if err := cfg.Validate(); err != nil {
 		return Summary{}, err
 	}
-	fw, err := newFrameWriter(w, &cfg.Config)
+	e, err := newEngine(w, &cfg.Config)
 	if err != nil {
 		return Summary{}, fmt.Errorf("api: %w", err)
 	}
-	e := newEngine(fw, &cfg.Config)
 	r := rand.New(rand.NewPCG(cfg.Seed, 0xa91))
 	epoch := cfg.epoch()
 

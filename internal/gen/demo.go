@@ -144,11 +144,10 @@ func Demo(w io.Writer, cfg DemoConfig) (Summary, error) {
 	if err := cfg.Validate(); err != nil {
 		return Summary{}, err
 	}
-	fw, err := newFrameWriter(w, &cfg.Config)
+	e, err := newEngine(w, &cfg.Config)
 	if err != nil {
 		return Summary{}, fmt.Errorf("demo: %w", err)
 	}
-	e := newEngine(fw, &cfg.Config)
 	r := rand.New(rand.NewPCG(cfg.Seed, 0xde70))
 	epoch := cfg.epoch()
 	api := netip.MustParseAddrPort("10.20.0.10:80")

@@ -3,6 +3,7 @@ package gen
 import (
 	"container/heap"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/netip"
 	"time"
@@ -203,8 +204,14 @@ type engine struct {
 	seg      seg
 }
 
-func newEngine(fw *frameWriter, cfg *Config) *engine {
-	return &engine{fw: fw, cfg: cfg}
+// newEngine starts a capture on w: the pcap header, then the frames the
+// connections queue.
+func newEngine(w io.Writer, cfg *Config) (*engine, error) {
+	fw, err := newFrameWriter(w, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &engine{fw: fw, cfg: cfg}, nil
 }
 
 // framesPerSeg is 2 when every segment is written in two tunnels.
