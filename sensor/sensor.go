@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -403,13 +402,11 @@ func compareTagged(a, b tagged) int {
 	if c := a.c.TS.Compare(b.c.TS); c != 0 {
 		return c
 	}
-	if c := compareAddrPort(a.c.Src, b.c.Src); c != 0 {
+	if c := a.c.Src.Compare(b.c.Src); c != 0 {
 		return c
 	}
-	return compareAddrPort(a.c.Dst, b.c.Dst)
+	return a.c.Dst.Compare(b.c.Dst)
 }
-
-func compareAddrPort(a, b netip.AddrPort) int { return a.Compare(b) }
 
 // readEnd is what a reader leaves behind: its counters, the error that
 // ended it, and where the input stopped (for the final flush).
