@@ -6,6 +6,8 @@
 # Environment knobs:
 #   PACKETS=500000   packets in the generated capture (apisensor-gen -kind api)
 #   RUNS=3           runs per row; the best (lowest wall time) is reported
+#   TMPDIR=          where the capture and outputs go (default /dev/shm when
+#                    it has room, else /tmp)
 #   SEED=1           generator seed
 #   ENCAP=none       encapsulation of the capture (see apisensor-gen -encap)
 #   OUT=bench/results.md   markdown table destination
@@ -15,7 +17,9 @@
 # Rows, all on the same capture in one run (ratios only mean something
 # within one run: machines here are noisy):
 #   (a) apisensor read+decode only, 1 worker, GOMAXPROCS=1, pinned to one CPU
-#   (b) apisensor full pipeline to calls, same settings
+#   (p) apisensor to calls.jsonl (--stop-after parse: no discovery), same
+#   (q) the same with --workers 2 on two CPUs
+#   (b) apisensor full pipeline (calls + discovery), one CPU
 #   (c) apisensor full pipeline, --workers 2, two CPUs
 #   (d) tcpflow -r F -o DIR (reassembly only, single-threaded), one CPU
 # Peak RSS comes from /usr/bin/time -v. Missing tools (tcpflow, time, jq) are
@@ -33,6 +37,13 @@ ENCAP="${ENCAP:-none}"
 OUT="${OUT:-bench/results.md}"
 KEEP="${KEEP:-0}"
 
+# The capture and every output go to tmpfs when there is one with room
+# (/dev/shm): this is a CPU benchmark, and on a VM whose page cache is
+# small the disk otherwise decides which row wins. TMPDIR overrides.
+if [[ -z "${TMPDIR:-}" && -d /dev/shm && -w /dev/shm ]] &&
+	[[ "$(df -Pk /dev/shm | awk 'NR==2 {print $4}')" -gt $((PACKETS * 4)) ]]; then
+	TMPDIR=/dev/shm
+fi
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/apisensor-bench.XXXXXX")"
 if [[ "$KEEP" != 1 ]]; then
 	trap 'rm -rf "$TMP"' EXIT
@@ -121,81 +132,74 @@ PCAP_MB="$(awk -v s="$(stat -c %s "$PCAP")" 'BEGIN{printf "%.1f", s/1048576}')"
 TRUTH_CALLS="$(wc -l <"$TMP/truth.jsonl" | tr -d ' ')"
 cat "$PCAP" >/dev/null # warm the page cache so row (a) does not pay for the disk
 
-# measure ROW CMD...: run CMD RUNS times, keep the fastest; sets ROW_* vars.
-# The command may reference $RUNDIR (fresh, empty) and $STATS.
-declare -A WALL RSS PKTS CALLS ELAPSED
+# Every row runs RUNS times, interleaved (a p q b c d, a p q b c d, ...) so
+# that a noisy minute hurts all rows alike; the fastest run of each row is
+# kept. Commands may reference @RUNDIR@ (fresh, empty) and @STATS@.
+declare -A WALL RSS PKTS CALLS ELAPSED CMD
+ROWS=(a p q b c)
+CMD[a]="${PIN1[*]} env GOMAXPROCS=1 $SENSOR run -r $PCAP --out @RUNDIR@ --workers 1 --stop-after decode --stats-json @STATS@"
+CMD[p]="${PIN1[*]} env GOMAXPROCS=1 $SENSOR run -r $PCAP --out @RUNDIR@ --workers 1 --stop-after parse --stats-json @STATS@"
+CMD[q]="${PIN2[*]} $SENSOR run -r $PCAP --out @RUNDIR@ --workers 2 --stop-after parse --stats-json @STATS@"
+CMD[b]="${PIN1[*]} env GOMAXPROCS=1 $SENSOR run -r $PCAP --out @RUNDIR@ --workers 1 --stats-json @STATS@"
+CMD[c]="${PIN2[*]} $SENSOR run -r $PCAP --out @RUNDIR@ --workers 2 --stats-json @STATS@"
+if [[ "$HAVE_TCPFLOW" == 1 ]]; then
+	ROWS+=(d)
+	CMD[d]="${PIN1[*]} tcpflow -r $PCAP -o @RUNDIR@"
+fi
+
+# measure ROW I: run row ROW once (round I) and keep it when fastest.
 measure() {
-	local row="$1"
-	shift
-	local best="" best_rss="" best_pkts="" best_calls="" best_el=""
-	for ((i = 1; i <= RUNS; i++)); do
-		RUNDIR="$TMP/out-$row-$i"
-		STATS="$TMP/stats-$row-$i.json"
-		rm -rf "$RUNDIR" "$STATS"
-		mkdir -p "$RUNDIR"
-		local cmd=()
-		for a in "$@"; do
-			a="${a//@RUNDIR@/$RUNDIR}"
-			a="${a//@STATS@/$STATS}"
-			cmd+=("$a")
-		done
-		local t0 t1 wall rss=""
-		t0="$(date +%s.%N)"
-		if [[ "$HAVE_TIME" == 1 ]]; then
-			/usr/bin/time -v -o "$TMP/time.txt" "${cmd[@]}" >"$TMP/run.log" 2>&1 || {
-				cat "$TMP/run.log" >&2
-				echo "bench: row $row failed: ${cmd[*]}" >&2
-				exit 1
-			}
-			rss="$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); printf "%.1f", $2/1024}' "$TMP/time.txt")"
-		else
-			"${cmd[@]}" >"$TMP/run.log" 2>&1 || {
-				cat "$TMP/run.log" >&2
-				echo "bench: row $row failed: ${cmd[*]}" >&2
-				exit 1
-			}
-		fi
-		t1="$(date +%s.%N)"
-		wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')"
-		local pk="$PCAP_PACKETS" calls="" el=""
-		if [[ -s "$STATS" ]]; then
-			pk="$(jq -r '.packets' "$STATS")"
-			calls="$(jq -r '.calls' "$STATS")"
-			el="$(jq -r '.elapsed_sec | . * 1000 | round / 1000' "$STATS")"
-		fi
-		log "$row run $i: ${wall}s wall, RSS ${rss:-?} MiB, packets $pk, calls ${calls:-n/a}"
-		if [[ -z "$best" ]] || awk -v a="$wall" -v b="$best" 'BEGIN{exit !(a<b)}'; then
-			best="$wall" best_rss="$rss" best_pkts="$pk" best_calls="$calls" best_el="$el"
-		fi
-	done
-	WALL[$row]="$best"
-	RSS[$row]="${best_rss:-n/a}"
-	PKTS[$row]="$best_pkts"
-	CALLS[$row]="${best_calls:-}"
-	ELAPSED[$row]="${best_el:-}"
+	local row="$1" i="$2"
+	RUNDIR="$TMP/out-$row"
+	STATS="$TMP/stats-$row.json"
+	rm -rf "$RUNDIR" "$STATS"
+	mkdir -p "$RUNDIR"
+	local c="${CMD[$row]}"
+	c="${c//@RUNDIR@/$RUNDIR}"
+	c="${c//@STATS@/$STATS}"
+	local cmd
+	read -r -a cmd <<<"$c"
+	local t0 t1 wall rss=""
+	t0="$(date +%s.%N)"
+	if [[ "$HAVE_TIME" == 1 ]]; then
+		/usr/bin/time -v -o "$TMP/time.txt" "${cmd[@]}" >"$TMP/run.log" 2>&1 || {
+			cat "$TMP/run.log" >&2
+			echo "bench: row $row failed: ${cmd[*]}" >&2
+			exit 1
+		}
+		rss="$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); printf "%.1f", $2/1024}' "$TMP/time.txt")"
+	else
+		"${cmd[@]}" >"$TMP/run.log" 2>&1 || {
+			cat "$TMP/run.log" >&2
+			echo "bench: row $row failed: ${cmd[*]}" >&2
+			exit 1
+		}
+	fi
+	t1="$(date +%s.%N)"
+	wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')"
+	local pk="$PCAP_PACKETS" calls="" el=""
+	if [[ -s "$STATS" ]]; then
+		pk="$(jq -r '.packets' "$STATS")"
+		calls="$(jq -r '.calls' "$STATS")"
+		el="$(jq -r '.elapsed_sec | . * 1000 | round / 1000' "$STATS")"
+	fi
+	log "$row run $i: ${wall}s wall, RSS ${rss:-?} MiB, packets $pk, calls ${calls:-n/a}"
+	if [[ -z "${WALL[$row]:-}" ]] || awk -v a="$wall" -v b="${WALL[$row]}" 'BEGIN{exit !(a<b)}'; then
+		WALL[$row]="$wall" RSS[$row]="${rss:-n/a}" PKTS[$row]="$pk" CALLS[$row]="$calls" ELAPSED[$row]="$el"
+	fi
+	rm -rf "$RUNDIR"
 }
 
-log "(a) read+decode only"
-measure a "${PIN1[@]}" env GOMAXPROCS=1 "$SENSOR" run -r "$PCAP" --out @RUNDIR@ --workers 1 --stop-after decode --stats-json @STATS@
-log "(p) pipeline to calls (no discovery), 1 worker"
-measure p "${PIN1[@]}" env GOMAXPROCS=1 "$SENSOR" run -r "$PCAP" --out @RUNDIR@ --workers 1 --stop-after parse --stats-json @STATS@
-log "(q) pipeline to calls (no discovery), 2 workers"
-measure q "${PIN2[@]}" "$SENSOR" run -r "$PCAP" --out @RUNDIR@ --workers 2 --stop-after parse --stats-json @STATS@
-log "(b) full pipeline, 1 worker"
-measure b "${PIN1[@]}" env GOMAXPROCS=1 "$SENSOR" run -r "$PCAP" --out @RUNDIR@ --workers 1 --stats-json @STATS@
-log "(c) full pipeline, 2 workers"
-measure c "${PIN2[@]}" "$SENSOR" run -r "$PCAP" --out @RUNDIR@ --workers 2 --stats-json @STATS@
-if [[ "$HAVE_TCPFLOW" == 1 ]]; then
-	log "(d) tcpflow"
-	measure d "${PIN1[@]}" tcpflow -r "$PCAP" -o @RUNDIR@
-fi
+for ((i = 1; i <= RUNS; i++)); do
+	for r in "${ROWS[@]}"; do
+		measure "$r" "$i"
+	done
+done
 
 # Derived numbers. div A B prints A/B with the given precision, or n/a.
 div() { awk -v a="${1:-}" -v b="${2:-}" -v p="${3:-2}" 'BEGIN{ if (a=="" || b=="" || b+0==0) print "n/a"; else printf "%." p "f", a/b }'; }
 rate() { awk -v n="${1:-}" -v t="${2:-}" 'BEGIN{ if (n=="" || t=="" || t+0==0) print "n/a"; else printf "%.0f", n/t }'; }
 
-ROWS=(a p q b c)
-[[ "$HAVE_TCPFLOW" == 1 ]] && ROWS+=(d)
 declare -A NAME=(
 	[a]="(a) apisensor read+decode only, 1 worker, GOMAXPROCS=1"
 	[p]="(p) apisensor to calls.jsonl (decode, reassembly, HTTP; no discovery), 1 worker, GOMAXPROCS=1"
@@ -213,7 +217,7 @@ REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 	echo
 	echo "Generated by \`bench/run.sh\` on $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $REV, $(go version | awk '{print $3}'),"
 	echo "${NCPU} CPUs (${CPU_MODEL:-unknown CPU}), load average at start ${LOAD_START}, at end ${LOAD}."
-	echo "Best of $RUNS runs per row; all rows in one run."
+	echo "Best of $RUNS runs per row, rows interleaved; all rows in one run; files in $(df -P "$TMP" | awk 'NR==2 {print $1}') ($TMP)."
 	echo
 	echo "Capture: \`apisensor-gen -kind api -packets $PACKETS -seed $SEED -encap $ENCAP\`:"
 	echo "$PCAP_PACKETS packets, $PCAP_MB MiB, $TRUTH_CALLS HTTP transactions in the ground truth; generated in ${GEN_SEC}s."
