@@ -146,6 +146,9 @@ type Stats struct {
 
 // normHost lower-cases a host and drops a default port.
 func normHost(h string) string {
+	if normalHost(h) {
+		return h
+	}
 	h = strings.ToLower(strings.TrimSpace(h))
 	h = strings.TrimSuffix(h, ".")
 	if strings.HasSuffix(h, ":80") || strings.HasSuffix(h, ":443") {
@@ -154,4 +157,28 @@ func normHost(h string) string {
 		}
 	}
 	return h
+}
+
+// normalHost reports a host normHost leaves as it is: ASCII without upper
+// case, no space or dot to trim at the ends, no default port to drop. Hosts
+// nearly always arrive so; one scan replaces TrimSpace, ToLower and the
+// suffix checks on every call.
+func normalHost(h string) bool {
+	if h == "" {
+		return true
+	}
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; c >= 0x80 || (c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	switch h[0] {
+	case ' ', '\t', '\n', '\v', '\f', '\r':
+		return false
+	}
+	switch h[len(h)-1] {
+	case ' ', '\t', '\n', '\v', '\f', '\r', '.':
+		return false
+	}
+	return !strings.HasSuffix(h, ":80") && !strings.HasSuffix(h, ":443")
 }

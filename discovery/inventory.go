@@ -43,7 +43,12 @@ type Inventory struct {
 	stats         Stats
 	segBuf        []string
 	hits          []sensHit
-	callStack     bool // the current call's response held a stack trace
+	callStack     bool     // the current call's response held a stack trace
+	resp          respHdrs // the current call's response headers
+	jp            jsonParser
+	shapes        map[methodShape]int // shouldPromote scratch
+	counts        []int64             // shouldPromote scratch
+	words         map[string]struct{} // sharedContinuations scratch
 }
 
 // New builds an inventory and loads the configured specs. A missing or
@@ -201,7 +206,7 @@ func (inv *Inventory) forEachEndpoint(h *hostState, fn func(*endpoint)) {
 }
 
 func (inv *Inventory) newEndpoint(h *hostState, n *node, sn *specNode, method string) *endpoint {
-	e := &endpoint{host: h, node: n, specNode: sn, method: strings.Clone(method), statuses: map[uint16]int64{}}
+	e := &endpoint{host: h, node: n, specNode: sn, method: strings.Clone(method)}
 	// The sketch config is validated, so construction cannot fail.
 	e.lat, _ = ddsketch.LogCollapsingLowestDenseDDSketch(inv.cfg.LatencyAccuracy, inv.cfg.LatencyMaxBins)
 	h.endpoints++
@@ -282,9 +287,12 @@ func (inv *Inventory) Observe(c *model.Call) []model.Finding {
 	if c.TS.After(h.last) {
 		h.last = c.TS
 	}
+	inv.resp = scanRespHeaders(c.RespHeaders)
 	scanned := inv.update(ep, c, segs)
 	c.Template = inv.template(ep)
-	return inv.callFindings(ep, c, scanned)
+	out := inv.callFindings(ep, c, scanned)
+	inv.resp = respHdrs{} // its values point into the call's header block
+	return out
 }
 
 // update folds the call into the endpoint's aggregates and returns the
@@ -297,9 +305,7 @@ func (inv *Inventory) update(e *endpoint, c *model.Call, segs []string) (found u
 	if c.TS.After(e.last) {
 		e.last = c.TS
 	}
-	if _, ok := e.statuses[c.Status]; ok || len(e.statuses) < maxStatuses {
-		e.statuses[c.Status]++
-	}
+	e.statuses.add(c.Status, 1)
 	ok := c.Status >= 200 && c.Status < 300
 	if ok {
 		e.ok2xx++
@@ -318,11 +324,7 @@ func (inv *Inventory) update(e *endpoint, c *model.Call, segs []string) (found u
 		}
 		e.apiKeys.add(in+c.Auth.APIKeyName, 8)
 	}
-	for i, h := range securityHeaders {
-		if e.secHdr&(1<<i) == 0 && c.RespHeaders.Has(h) {
-			e.secHdr |= 1 << i
-		}
-	}
+	e.secHdr |= inv.resp.sec
 	inv.addQuery(e, c.Query)
 
 	sample := e.calls <= int64(inv.cfg.SampleFirst) || e.calls%inv.cfg.SampleEvery == 0
@@ -343,17 +345,15 @@ func (inv *Inventory) update(e *endpoint, c *model.Call, segs []string) (found u
 				if e.reqSchema == nil {
 					e.reqSchema = &schema{}
 				}
-				e.reqSchema.add(v, lim, 0)
-				for _, k := range topKeys(v) {
-					e.reqKeys.add(k, inv.cfg.MaxSetItems)
-				}
+				e.reqSchema.addJSON(&inv.jp, v, lim, 0)
+				inv.addTopKeys(&e.reqKeys, v)
 			}
 		}
 	}
 	if len(c.RespBody.Data) == 0 {
 		return 0
 	}
-	ct := mediaType(c.RespBody.ContentType, c.RespHeaders)
+	ct := inv.respMediaType(c)
 	if !isText(ct) {
 		return 0
 	}
@@ -366,7 +366,7 @@ func (inv *Inventory) update(e *endpoint, c *model.Call, segs []string) (found u
 		data = data[:inv.cfg.ScanBytes]
 	}
 	if isJSON(ct) {
-		if v, ok := decodeJSON(data); ok {
+		if v, ok := inv.jp.parseBody(data); ok {
 			s := e.respSchemas[c.Status]
 			if s == nil && len(e.respSchemas) < maxRespSchemas {
 				if e.respSchemas == nil {
@@ -376,13 +376,11 @@ func (inv *Inventory) update(e *endpoint, c *model.Call, segs []string) (found u
 				e.respSchemas[c.Status] = s
 			}
 			if s != nil {
-				s.add(v, lim, 0)
+				s.addJSON(&inv.jp, v, lim, 0)
 			}
-			for _, k := range topKeys(v) {
-				e.respKeys.add(k, inv.cfg.MaxSetItems)
-			}
+			inv.addTopKeys(&e.respKeys, v)
 			if ok && e.node != nil && e.node.shape == 0 && c.Status < 300 {
-				e.node.shape, e.node.shapeBy = shapeHash(v), methodCode(e.method)
+				e.node.shape, e.node.shapeBy = inv.jp.shapeHash(v), methodCode(e.method)
 			}
 		}
 	}
@@ -401,13 +399,26 @@ func (inv *Inventory) update(e *endpoint, c *model.Call, segs []string) (found u
 	return found
 }
 
-func (inv *Inventory) bodyJSON(b *model.Body) (any, bool) {
+func (inv *Inventory) bodyJSON(b *model.Body) (int32, bool) {
 	data, err := b.Decoded(inv.cfg.ScanBytes)
 	if err != nil && len(data) == 0 {
 		inv.stats.BodyErrors++
-		return nil, false
+		return -1, false
 	}
-	return decodeJSON(data)
+	return inv.jp.parseBody(data)
+}
+
+// addTopKeys adds the top-level keys of parsed body v to set, in sorted
+// order.
+func (inv *Inventory) addTopKeys(set *nameSet, v int32) {
+	p := &inv.jp
+	obj := p.topObj(v)
+	if obj < 0 {
+		return
+	}
+	for _, c := range p.members(obj) {
+		set.add(p.vals[c].key, inv.cfg.MaxSetItems)
+	}
 }
 
 func (inv *Inventory) addQuery(e *endpoint, q string) {
@@ -427,10 +438,23 @@ func (inv *Inventory) addQuery(e *endpoint, q string) {
 	}
 }
 
+// respMediaType is mediaType for the current call's response.
+func (inv *Inventory) respMediaType(c *model.Call) string {
+	ct := c.RespBody.ContentType
+	if ct == "" {
+		ct = inv.resp.get(hvContentType)
+	}
+	return mediaTypeOf(ct)
+}
+
 func mediaType(ct string, h model.Headers) string {
 	if ct == "" {
 		ct = h.Get("Content-Type")
 	}
+	return mediaTypeOf(ct)
+}
+
+func mediaTypeOf(ct string) string {
 	if i := strings.IndexByte(ct, ';'); i >= 0 {
 		ct = ct[:i]
 	}
@@ -546,7 +570,10 @@ func (inv *Inventory) state(e *endpoint) model.EndpointState {
 // mark counts one call toward finding kind k of e and reports whether the
 // finding should be returned now: when created, when a new reason appears,
 // and when the count reaches a power of two.
-func (inv *Inventory) mark(e *endpoint, c *model.Call, k int, sev model.Severity, reason, detail string) bool {
+func (inv *Inventory) mark(e *endpoint, c *model.Call, k int, sev model.Severity, bit uint32, reason, detail string) bool {
+	if known(e, k, bit, sev) {
+		return false
+	}
 	f := e.findings[k]
 	if f == nil {
 		if inv.findingCount >= inv.cfg.MaxFindings {
@@ -562,11 +589,39 @@ func (inv *Inventory) mark(e *endpoint, c *model.Call, k int, sev model.Severity
 		f.reasons[reason] = detail
 		emit = true
 	}
+	f.seen |= bit
 	if sev > f.severity {
 		f.severity = sev
 		emit = true
 	}
 	return emit
+}
+
+// Reason bits of findingState.seen, one per fixed reason of a kind (the
+// kinds have separate states, so bits repeat across kinds; data exposure
+// uses the sensitive class bits).
+const (
+	rUndocumented = 1 << iota
+	rDeprecated
+	rOldVersion
+	rSensUnauth
+	rAlgNone
+	rNoExp
+	rBasic
+	rKeyInQuery
+	rCORS
+	rNoXCTO
+	rNoHSTS
+	rVersion
+	rStack
+)
+
+// known reports that mark would change nothing: finding k of e already
+// holds the reason (bit) at severity sev or above. Most calls of a busy
+// endpoint repeat known reasons; this skips the reasons map and the detail.
+func known(e *endpoint, k int, bit uint32, sev model.Severity) bool {
+	f := e.findings[k]
+	return f != nil && f.seen&bit != 0 && sev <= f.severity
 }
 
 // bump ends a call's contribution to finding k (once per call and kind).
@@ -596,18 +651,25 @@ func (inv *Inventory) callFindings(e *endpoint, c *model.Call, found uint16) []m
 	ok := c.Status >= 200 && c.Status < 300
 	switch st := inv.state(e); {
 	case st == model.StateShadow && real:
-		emit := inv.mark(e, c, kShadow, model.SeverityMedium, "undocumented", "observed but in no spec for the host")
+		emit := inv.mark(e, c, kShadow, model.SeverityMedium, rUndocumented, "undocumented", "observed but in no spec for the host")
 		out = inv.bump(e, c, kShadow, emit, out)
 	case st == model.StateZombie:
-		reason, detail := "deprecated", "documented as deprecated, still answering"
+		bit, reason, detail := uint32(rDeprecated), "deprecated", "documented as deprecated, still answering"
 		if e.specNode == nil {
-			reason, detail = "old_version", "older version of "+inv.newerDocumented(e.host, inv.template(e), e.method).tmpl
+			bit, reason, detail = rOldVersion, "old_version", ""
+			if !known(e, kZombie, bit, model.SeverityHigh) { // mark ignores the detail of a known reason
+				detail = "older version of " + inv.newerDocumented(e.host, inv.template(e), e.method).tmpl
+			}
 		}
-		emit := inv.mark(e, c, kZombie, model.SeverityHigh, reason, detail)
+		emit := inv.mark(e, c, kZombie, model.SeverityHigh, bit, reason, detail)
 		out = inv.bump(e, c, kZombie, emit, out)
 	}
 	if c.Auth.Scheme == model.AuthNone && ok && e.sens&sensUnauthClasses != 0 {
-		emit := inv.mark(e, c, kUnauth, model.SeverityHigh, "sensitive_without_credentials", sensList(e.sens&sensUnauthClasses))
+		detail := ""
+		if !known(e, kUnauth, rSensUnauth, model.SeverityHigh) { // mark ignores the detail of a known reason
+			detail = sensList(e.sens & sensUnauthClasses)
+		}
+		emit := inv.mark(e, c, kUnauth, model.SeverityHigh, rSensUnauth, "sensitive_without_credentials", detail)
 		out = inv.bump(e, c, kUnauth, emit, out)
 	}
 	if found != 0 {
@@ -615,7 +677,7 @@ func (inv *Inventory) callFindings(e *endpoint, c *model.Call, found uint16) []m
 		for i := 0; i < numSens; i++ {
 			cl := uint16(1) << i
 			if found&cl != 0 {
-				emit = inv.mark(e, c, kExposure, sensSeverity(cl), sensNames[i], e.sensEv[cl]) || emit
+				emit = inv.mark(e, c, kExposure, sensSeverity(cl), uint32(cl), sensNames[i], e.sensEv[cl]) || emit
 			}
 		}
 		out = inv.bump(e, c, kExposure, emit, out)
@@ -656,55 +718,66 @@ func (inv *Inventory) weakAuth(e *endpoint, c *model.Call) (emit, any bool) {
 	a := &c.Auth
 	if a.Scheme == model.AuthBearerJWT || a.JWTAlg != "" {
 		if strings.EqualFold(a.JWTAlg, "none") {
-			emit = inv.mark(e, c, kWeakAuth, model.SeverityCritical, "jwt_alg_none", "JWT with alg none (unsigned)") || emit
+			emit = inv.mark(e, c, kWeakAuth, model.SeverityCritical, rAlgNone, "jwt_alg_none", "JWT with alg none (unsigned)") || emit
 			any = true
 		}
 		if !a.JWTHasExp {
-			emit = inv.mark(e, c, kWeakAuth, model.SeverityMedium, "jwt_no_expiry", "JWT without exp claim") || emit
+			emit = inv.mark(e, c, kWeakAuth, model.SeverityMedium, rNoExp, "jwt_no_expiry", "JWT without exp claim") || emit
 			any = true
 		}
 	}
 	if a.Scheme == model.AuthBasic {
-		emit = inv.mark(e, c, kWeakAuth, model.SeverityHigh, "basic_cleartext", "Basic credentials over cleartext HTTP") || emit
+		emit = inv.mark(e, c, kWeakAuth, model.SeverityHigh, rBasic, "basic_cleartext", "Basic credentials over cleartext HTTP") || emit
 		any = true
 	}
 	if a.APIKeyInQuery {
-		emit = inv.mark(e, c, kWeakAuth, model.SeverityMedium, "api_key_in_query", "API key in query parameter "+a.APIKeyName) || emit
+		detail := ""
+		if !known(e, kWeakAuth, rKeyInQuery, model.SeverityMedium) { // mark ignores the detail of a known reason
+			detail = "API key in query parameter " + a.APIKeyName
+		}
+		emit = inv.mark(e, c, kWeakAuth, model.SeverityMedium, rKeyInQuery, "api_key_in_query", detail) || emit
 		any = true
 	}
 	return emit, any
 }
 
 func (inv *Inventory) insecure(e *endpoint, c *model.Call, ok bool) (emit, any bool) {
-	if origin := c.ReqHeaders.Get("Origin"); origin != "" && origin != "null" {
-		acao := c.RespHeaders.Get("Access-Control-Allow-Origin")
-		if acao == origin && strings.EqualFold(strings.TrimSpace(c.RespHeaders.Get("Access-Control-Allow-Credentials")), "true") {
-			emit = inv.mark(e, c, kInsecure, model.SeverityHigh, "cors_reflects_origin_with_credentials", "Access-Control-Allow-Origin echoes the request Origin with credentials allowed") || emit
+	if origin := headerGet(c.ReqHeaders, "origin"); origin != "" && origin != "null" {
+		acao := inv.resp.get(hvACAO)
+		if acao == origin && strings.EqualFold(strings.TrimSpace(inv.resp.get(hvACAC)), "true") {
+			emit = inv.mark(e, c, kInsecure, model.SeverityHigh, rCORS, "cors_reflects_origin_with_credentials", "Access-Control-Allow-Origin echoes the request Origin with credentials allowed") || emit
 			any = true
 		}
 	}
-	if ok && c.Auth.Scheme != model.AuthNone && isJSON(mediaType(c.RespBody.ContentType, c.RespHeaders)) {
-		if !c.RespHeaders.Has("X-Content-Type-Options") {
-			emit = inv.mark(e, c, kInsecure, model.SeverityLow, "missing_x_content_type_options", "authenticated JSON answer without X-Content-Type-Options") || emit
+	if ok && c.Auth.Scheme != model.AuthNone && isJSON(inv.respMediaType(c)) {
+		if inv.resp.sec&secXCTO == 0 {
+			emit = inv.mark(e, c, kInsecure, model.SeverityLow, rNoXCTO, "missing_x_content_type_options", "authenticated JSON answer without X-Content-Type-Options") || emit
 			any = true
 		}
-		if !c.RespHeaders.Has("Strict-Transport-Security") {
-			emit = inv.mark(e, c, kInsecure, model.SeverityLow, "missing_hsts", "authenticated JSON answer without Strict-Transport-Security") || emit
+		if inv.resp.sec&secHSTS == 0 {
+			emit = inv.mark(e, c, kInsecure, model.SeverityLow, rNoHSTS, "missing_hsts", "authenticated JSON answer without Strict-Transport-Security") || emit
 			any = true
 		}
 	}
-	for _, hn := range [...]string{"Server", "X-Powered-By", "X-AspNet-Version"} {
-		if v := c.RespHeaders.Get(hn); v != "" && strings.ContainsAny(v, "0123456789") {
+	for _, hv := range [...]struct {
+		name string
+		v    int
+	}{{"Server", hvServer}, {"X-Powered-By", hvPoweredBy}, {"X-AspNet-Version", hvAspNet}} {
+		if v := inv.resp.get(hv.v); v != "" && strings.ContainsAny(v, "0123456789") {
 			if len(v) > 64 {
 				v = v[:64]
 			}
-			emit = inv.mark(e, c, kInsecure, model.SeverityLow, "version_disclosure", hn+": "+v) || emit
+			detail := ""
+			if !known(e, kInsecure, rVersion, model.SeverityLow) { // mark ignores the detail of a known reason
+				detail = hv.name + ": " + v
+			}
+			emit = inv.mark(e, c, kInsecure, model.SeverityLow, rVersion, "version_disclosure", detail) || emit
 			any = true
 			break
 		}
 	}
 	if inv.callStack {
-		emit = inv.mark(e, c, kInsecure, model.SeverityMedium, "stack_trace", "response body holds a stack trace") || emit
+		emit = inv.mark(e, c, kInsecure, model.SeverityMedium, rStack, "stack_trace", "response body holds a stack trace") || emit
 		any = true
 	}
 	return emit, any
@@ -851,8 +924,8 @@ func (inv *Inventory) render(e *endpoint) model.Endpoint {
 		FirstSeen: e.first, LastSeen: e.last, Calls: e.calls,
 		Statuses: make(map[string]int64, len(e.statuses)), Auth: []string{}, Sensitive: []string{},
 	}
-	for st, n := range e.statuses {
-		ep.Statuses[strconv.Itoa(int(st))] = n
+	for _, sc := range e.statuses {
+		ep.Statuses[strconv.Itoa(int(sc.code))] = sc.n
 	}
 	for a := model.AuthNone; a <= model.AuthOther; a++ {
 		if e.authMask&(1<<a) != 0 {

@@ -108,8 +108,8 @@ func (inv *Inventory) operation(doc *openapi3.T, e *endpoint, tmpl string) *open
 		op.RequestBody = &openapi3.RequestBodyRef{Value: openapi3.NewRequestBody().WithContent(content)}
 	}
 	statuses := make([]int, 0, len(e.statuses))
-	for st := range e.statuses {
-		if st >= 100 && st <= 599 {
+	for _, sc := range e.statuses {
+		if st := sc.code; st >= 100 && st <= 599 {
 			statuses = append(statuses, int(st))
 		}
 	}

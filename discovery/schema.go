@@ -1,9 +1,6 @@
 package discovery
 
 import (
-	"bytes"
-	"encoding/json"
-	"hash/fnv"
 	"net/netip"
 	"strings"
 	"time"
@@ -34,81 +31,6 @@ type schema struct {
 }
 
 type schemaLimits struct{ props, depth int }
-
-// decodeJSON parses a body with numbers kept as json.Number so integers and
-// decimals stay apart.
-func decodeJSON(b []byte) (any, bool) {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || (b[0] != '{' && b[0] != '[') {
-		return nil, false
-	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, false
-	}
-	return v, true
-}
-
-func (s *schema) add(v any, lim schemaLimits, depth int) {
-	switch t := v.(type) {
-	case nil:
-		s.types |= tNull
-	case bool:
-		s.types |= tBool
-	case json.Number:
-		if strings.ContainsAny(string(t), ".eE") {
-			s.types |= tNum
-		} else {
-			s.types |= tInt
-		}
-	case string:
-		s.types |= tStr
-		f := stringFormat(t)
-		if !s.fmtMixed {
-			if !s.strSeen {
-				s.format = f
-			} else if f != s.format {
-				s.format, s.fmtMixed = "", true
-			}
-		}
-		s.strSeen = true
-	case []any:
-		s.types |= tArr
-		if depth >= lim.depth {
-			return
-		}
-		if s.items == nil {
-			s.items = &schema{}
-		}
-		for i, x := range t {
-			if i >= 8 { // the first items carry the shape; the rest cost time
-				break
-			}
-			s.items.add(x, lim, depth+1)
-		}
-	case map[string]any:
-		s.types |= tObj
-		if depth >= lim.depth {
-			return
-		}
-		if s.props == nil {
-			s.props = map[string]*schema{}
-		}
-		for _, k := range sortedKeys(t) {
-			p, ok := s.props[k]
-			if !ok {
-				if len(s.props) >= lim.props {
-					continue
-				}
-				p = &schema{}
-				s.props[k] = p
-			}
-			p.add(t[k], lim, depth+1)
-		}
-	}
-}
 
 func (s *schema) merge(o *schema) {
 	if o == nil {
@@ -158,6 +80,10 @@ func stringFormat(v string) string {
 		return "email"
 	case strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://"):
 		return "uri"
+	}
+	// ParseAddr fails (and allocates its error) without a '.', ':' or '%'.
+	if !strings.ContainsAny(v, ".:%") {
+		return ""
 	}
 	if a, err := netip.ParseAddr(v); err == nil {
 		if a.Is4() {
@@ -230,54 +156,4 @@ func (s *schema) toOpenAPI() *openapi3.Schema {
 		}
 	}
 	return o
-}
-
-// shapeHash fingerprints a JSON value by its keys two levels deep (an
-// array counts as its first element): two ids of one resource answer with
-// the same shape, two resources rarely do, even behind a shared
-// {"data": ...} wrapper.
-func shapeHash(v any) uint64 {
-	h := fnv.New64a()
-	if a, ok := v.([]any); ok {
-		h.Write([]byte("["))
-		if len(a) == 0 {
-			return 0
-		}
-		v = a[0]
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return 0
-	}
-	for _, k := range sortedKeys(m) {
-		h.Write([]byte(k))
-		h.Write([]byte{0})
-		sub := m[k]
-		if a, ok := sub.([]any); ok && len(a) > 0 {
-			sub = a[0]
-		}
-		if sm, ok := sub.(map[string]any); ok {
-			for _, sk := range sortedKeys(sm) {
-				h.Write([]byte(sk))
-				h.Write([]byte{1})
-			}
-		}
-	}
-	x := h.Sum64()
-	if x == 0 {
-		x = 1
-	}
-	return x
-}
-
-// topKeys lists the top-level object keys of a JSON value.
-func topKeys(v any) []string {
-	if a, ok := v.([]any); ok && len(a) > 0 {
-		v = a[0]
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil
-	}
-	return sortedKeys(m)
 }

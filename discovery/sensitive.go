@@ -96,7 +96,40 @@ func (p *prefilter) scan(b []byte) {
 	}
 	p.jwt = bytes.Contains(b, []byte("eyJ"))
 	p.privKey = bytes.Contains(b, []byte("PRIVATE KEY-----"))
-	p.pass = containsFold(b, "pass") || containsFold(b, "pwd") || containsFold(b, "secret")
+	p.pass = containsPassWord(b)
+}
+
+// containsPassWord is containsFold for "pass", "pwd" or "secret" in one
+// pass over the body instead of three (the three were 0.15 s of a 5.6 s
+// BenchmarkObserveAPICapture profile).
+func containsPassWord(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		switch b[i] | 0x20 {
+		case 'p':
+			if hasFoldAt(b, i, "pass") || hasFoldAt(b, i, "pwd") {
+				return true
+			}
+		case 's':
+			if hasFoldAt(b, i, "secret") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hasFoldAt reports whether b holds the lower-case ASCII word w at i, in
+// any case (as containsFold compares).
+func hasFoldAt(b []byte, i int, w string) bool {
+	if i+len(w) > len(b) {
+		return false
+	}
+	for j := 0; j < len(w); j++ {
+		if b[i+j]|0x20 != w[j] {
+			return false
+		}
+	}
+	return true
 }
 
 // containsFold reports whether b contains the lower-case ASCII word w in

@@ -559,6 +559,12 @@ func (inv *Inventory) dropSubtree(h *hostState, n *node) {
 	n.children = nil
 }
 
+// methodShape is a response shape and the method that answered it.
+type methodShape struct {
+	m uint8
+	s uint64
+}
+
 // shouldPromote applies the sibling statistics to position n: enough
 // distinct values (HyperLogLog), values that mostly occur once (ids and
 // slugs do, resource names do not), and similar response shapes among the
@@ -581,18 +587,21 @@ func (inv *Inventory) shouldPromote(n *node) bool {
 	singles := 0
 	// One resource answers one shape per method (GET an item, POST an
 	// update, ...): shapes are compared among answers to the same method.
-	type methodShape struct {
-		m uint8
-		s uint64
+	// The map and the counts are scratch reused from call to call: this
+	// runs for every new literal at a wide position.
+	if inv.shapes == nil {
+		inv.shapes = map[methodShape]int{}
 	}
-	shapes := map[methodShape]int{}
+	shapes := inv.shapes
+	clear(shapes)
 	withShape := 0
-	counts := make([]int64, 0, n.nLit)
+	counts := inv.counts[:0]
 	for _, c := range n.children {
 		if !c.isParam() {
 			counts = append(counts, c.count)
 		}
 	}
+	inv.counts = counts
 	slices.Sort(counts)
 	median := int64(0)
 	if len(counts) > 0 {
@@ -622,7 +631,7 @@ func (inv *Inventory) shouldPromote(n *node) bool {
 	// (after T calls over K names the share of names seen once is about
 	// e^(-T/K)).
 	ratio := inv.cfg.SiblingMinRatio
-	if sharedContinuations(n, th) {
+	if inv.sharedContinuations(n, th) {
 		// Values under which the same sub-paths recur (/{user}/feeds,
 		// /{user}/dashboards under many users) are instances of one
 		// resource, as much as a shared response shape says so.
@@ -660,9 +669,14 @@ func (inv *Inventory) shouldPromote(n *node) bool {
 // values. Resource names each have their own continuations
 // (/boards/{id}/members/{id}, /boards/{id}/myPrefs/showSidebar); the values
 // of one parameter share theirs.
-func sharedContinuations(n *node, th int) bool {
+func (inv *Inventory) sharedContinuations(n *node, th int) bool {
 	with := 0
-	words := map[string]struct{}{}
+	if inv.words == nil {
+		inv.words = map[string]struct{}{}
+	}
+	words := inv.words
+	clear(words)
+	defer clear(words) // hold no node keys past the call
 	for _, c := range n.children {
 		if c.isParam() {
 			continue
