@@ -26,6 +26,17 @@ type Sink interface {
 	Finish(endpoints []model.Endpoint, findings []model.Finding, openapi []byte) error
 }
 
+// EncodingSink is a Sink whose call lines the workers can encode in
+// parallel: EncodeCall must be safe to call from several goroutines at
+// once, and WriteEncoded (output goroutine only, in order) writes a line
+// EncodeCall made, completing what discovery set on the call since
+// (storage.Files splices in the template).
+type EncodingSink interface {
+	Sink
+	EncodeCall(dst []byte, c *model.Call) []byte
+	WriteEncoded(c *model.Call, line []byte) error
+}
+
 // Sensor runs one pipeline.
 type Sensor struct {
 	cfg Config
@@ -86,14 +97,16 @@ type work struct {
 	seq     uint64
 	pkts    []capture.Decoded
 	arena   []byte
+	lines   []byte    // the batch's calls encoded by the worker (EncodingSink)
 	lastIdx uint64    // index of the batch's last packet (for timeout-emitted calls)
 	lastTS  time.Time // packet time at the end of the batch
 	final   bool      // end of input: flush everything
 }
 
 type tagged struct {
-	idx uint64
-	c   *model.Call
+	idx  uint64
+	c    *model.Call
+	line []byte // encoded by the worker; nil without an EncodingSink
 }
 
 type result struct {
@@ -110,10 +123,31 @@ type worker struct {
 	calls    []tagged
 	lastTick time.Time
 	tick     time.Duration
+	enc      EncodingSink // nil: the output goroutine encodes
+	ends     []int
 }
 
 // Call implements parser.Sink: tag the call with the packet that completed it.
-func (w *worker) Call(c *model.Call) { w.calls = append(w.calls, tagged{w.cur, c}) }
+func (w *worker) Call(c *model.Call) { w.calls = append(w.calls, tagged{idx: w.cur, c: c}) }
+
+// encode fills in each call's line, in wk.lines (which lives until the
+// merger recycles wk, after the lines are written).
+func (w *worker) encode(wk *work, calls []tagged) {
+	if w.enc == nil || len(calls) == 0 {
+		return
+	}
+	ends := w.ends[:0]
+	for _, t := range calls {
+		wk.lines = w.enc.EncodeCall(wk.lines, t.c)
+		ends = append(ends, len(wk.lines))
+	}
+	start := 0
+	for i, end := range ends {
+		calls[i].line = wk.lines[start:end:end]
+		start = end
+	}
+	w.ends = ends
+}
 
 func (w *worker) process(wk *work) []tagged {
 	w.calls = nil
@@ -220,6 +254,7 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 	})
 	defer stop()
 
+	enc, _ := sink.(EncodingSink)
 	n := s.cfg.Workers
 	if s.cfg.StopAfter == StageDecode {
 		n = 0
@@ -233,7 +268,7 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 		shared = make(chan *result, n*s.cfg.QueueDepth)
 	}
 	for i := range workers {
-		w := &worker{tick: s.cfg.TickEvery}
+		w := &worker{tick: s.cfg.TickEvery, enc: enc}
 		var f reassembly.StreamFactory = nullFactory{}
 		if s.cfg.StopAfter != StageReassemble {
 			p, err := parser.New(s.cfg.Parser, w)
@@ -260,7 +295,9 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 		}
 		wg.Go(func() {
 			for wk := range ins[i] {
-				out <- &result{seq: wk.seq, calls: w.process(wk), w: wk}
+				calls := w.process(wk)
+				w.encode(wk, calls)
+				out <- &result{seq: wk.seq, calls: calls, w: wk}
 			}
 			if ordered {
 				close(out)
@@ -310,14 +347,19 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 				inv.Observe(t.c)
 			}
 			if sinkErr == nil {
-				sinkErr = sink.WriteCall(t.c)
+				if t.line != nil {
+					sinkErr = enc.WriteEncoded(t.c, t.line)
+				} else {
+					sinkErr = sink.WriteCall(t.c)
+				}
 			}
 		}
 	}
 	var merged []tagged
+	var used []*work
 	if ordered && n > 0 {
 		for done := false; !done; {
-			merged = merged[:0]
+			merged, used = merged[:0], used[:0]
 			for i := range outs {
 				r, ok := <-outs[i]
 				if !ok {
@@ -325,9 +367,12 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 					continue
 				}
 				merged = append(merged, r.calls...)
-				recycle(pool, r.w)
+				used = append(used, r.w)
 			}
 			emit(merged)
+			for _, w := range used { // after emit: the lines live in them
+				recycle(pool, w)
+			}
 		}
 	} else if n > 0 {
 		for r := range shared {
@@ -388,6 +433,7 @@ func recycle(pool *sync.Pool, w *work) {
 	clear(w.pkts) // drop payload references into the arena
 	w.pkts = w.pkts[:0]
 	w.arena = w.arena[:0]
+	w.lines = w.lines[:0]
 	w.final = false
 	pool.Put(w)
 }
