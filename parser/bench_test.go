@@ -92,3 +92,51 @@ func BenchmarkChunked(b *testing.B) {
 		c.Data(model.ServerToClient, resp, ts)
 	}
 }
+
+// BenchmarkParseJWT: the bench capture's shape: a request with an RS256
+// bearer JWT (~550 bytes, most of the head) and a 6-field JSON response.
+func BenchmarkParseJWT(b *testing.B) {
+	tok := "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9." +
+		"eyJzdWIiOiJ1c2VyLTEyMzQ1IiwiaXNzIjoiaHR0cHM6Ly9hdXRoLmV4YW1wbGUuY29tLyIsImF1ZCI6ImFwaSIsImlhdCI6MTc5MDAwMDAwMCwiZXhwIjoxNzkwMDAzNjAwLCJzY29wZSI6InJlYWQgd3JpdGUifQ." +
+		strings.Repeat("Qk1hY0FfU2lnbmF0dXJl", 17) + "QQ"
+	req := []byte("GET /api/v1/users/4242/orders?status=open HTTP/1.1\r\n" +
+		"Host: shop.example.com\r\n" +
+		"User-Agent: shop-app/4.2 (okhttp/4.12.0)\r\n" +
+		"Accept: application/json\r\n" +
+		"Authorization: Bearer " + tok + "\r\n\r\n")
+	body := `{"id":4242,"items":[` + strings.Repeat(`{"sku":"A-1","qty":2},`, 10) + `{"sku":"B"}]}`
+	resp := []byte("HTTP/1.1 200 OK\r\n" +
+		"Date: Mon, 23 Nov 2026 20:00:00 GMT\r\n" +
+		"Server: nginx\r\n" +
+		"Content-Type: application/json; charset=utf-8\r\n" +
+		"Content-Length: " + fmtInt(len(body)) + "\r\n" +
+		"Connection: keep-alive\r\n" +
+		"X-Request-Id: 1f3a9c\r\n\r\n" + body)
+	_, c := benchConn(b)
+	ts := time.Unix(1, 0)
+	b.SetBytes(int64(len(req) + len(resp)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.Data(model.ClientToServer, req, ts)
+		c.Data(model.ServerToClient, resp, ts)
+	}
+}
+
+// BenchmarkParseVarying: as ParseRequestResponse, but the requests differ
+// in one field (X-Request-Id, 1000 values), so field sections do not repeat.
+func BenchmarkParseVarying(b *testing.B) {
+	var reqs [1000][]byte
+	for i := range reqs {
+		reqs[i] = []byte(strings.Replace(string(benchReq), "7d3f0c1e", fmtInt(10000000+i), 1))
+	}
+	_, c := benchConn(b)
+	ts := time.Unix(1, 0)
+	b.SetBytes(int64(len(benchReq) + len(benchResp)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.Data(model.ClientToServer, reqs[i%len(reqs)], ts)
+		c.Data(model.ServerToClient, benchResp, ts)
+	}
+}

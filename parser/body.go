@@ -430,6 +430,7 @@ func (c *Conn) Close(ts time.Time) {
 	c.h[0].st, c.h[1].st = stDead, stDead
 	c.h[0].buf, c.h[1].buf = nil, nil
 	c.q = nil
+	c.reqSec = reqSection{}
 }
 
 // finishPartialHead records a message whose header block was cut by the end

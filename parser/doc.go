@@ -75,10 +75,21 @@
 // into a right-sized slice at the end of the message, so pooled memory never
 // escapes into a Call. A header block costs one string allocation (all
 // fields are substrings of it); a Content-Length body that will be kept is
-// allocated with it (the string and Body.Data cover disjoint parts). A
+// allocated with it (the string and Body.Data cover disjoint parts). The
+// string leaves out the credential of a request's first Authorization field
+// (the stored field keeps only the scheme; a bearer JWT was most of a
+// request head) when it is long enough for that to save memory. A header
+// block that spanned Data calls is parsed the same way once complete. A
 // request's Call is allocated together with the backing array of its
-// ReqHeaders and room for the response's RespHeaders (see allocCall), so a
-// request/response pair with a small body costs three allocations.
+// ReqHeaders and room for the response's RespHeaders (as many as the
+// connection's last response had; see allocCall), so a request/response
+// pair with a small body costs three allocations.
+//
+// Each Conn also keeps a copy of its last request's field section (at most
+// 4 KiB) and its fields (reqSection): a request repeating it byte for byte,
+// as keep-alive clients do, gets copies of those fields, whose strings are
+// shared with the earlier Calls (strings are immutable, so every Call still
+// owns what it holds), and its own string holds the request line only.
 //
 // # Errors
 //

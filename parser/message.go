@@ -244,16 +244,39 @@ func (c *Conn) serverAddr() netip.AddrPort {
 }
 
 // respHeadroom is how many response fields a request's Call reserves room
-// for next to its own; allocCall rounds up to what its size class holds.
+// for next to its own on a connection that has not answered yet; after that
+// the last final response's field count is used (Conn.respFields), since a
+// server sends much the same header set every time. allocCall rounds up to
+// what its size class holds.
 const respHeadroom = 8
+
+// fieldRoom is how many slots parseFields needs for a section of n lines
+// (the blank line included): every field takes a line, the blank line none.
+// At least one, so a section with no fields still gives a non-nil slice.
+func fieldRoom(n int) int { return max(n-1, 1) }
 
 // A Call allocated together with the backing array of its header fields:
 // one allocation instead of three (Call, ReqHeaders, RespHeaders). With the
 // body sharing the response block's allocation (onHead) this took
 // BenchmarkParseRequestResponse from 6 to 3 allocs/op. The array lengths fill the
-// allocator's size classes (Call is 648 bytes, a Header 32): 1152, 1280,
-// 1408, 1792, 2304 and 2688 bytes.
+// allocator's size classes (Call is 648 bytes, a Header 32): 768, 896, 1024,
+// 1152, 1280, 1408, 1536, 1792, 2048, 2304 and 2688 bytes. A slot costs
+// GC work for the Call's whole life, so the classes are all used: a typical
+// API pair (4-7 request and 6 response fields) fits 1024 bytes, not 1152
+// (BenchmarkParseRequestResponse 2112 -> 1984 B/op).
 type (
+	callHdr3 struct {
+		call model.Call
+		hdr  [3]model.Header
+	}
+	callHdr7 struct {
+		call model.Call
+		hdr  [7]model.Header
+	}
+	callHdr11 struct {
+		call model.Call
+		hdr  [11]model.Header
+	}
 	callHdr15 struct {
 		call model.Call
 		hdr  [15]model.Header
@@ -266,9 +289,17 @@ type (
 		call model.Call
 		hdr  [23]model.Header
 	}
+	callHdr27 struct {
+		call model.Call
+		hdr  [27]model.Header
+	}
 	callHdr35 struct {
 		call model.Call
 		hdr  [35]model.Header
+	}
+	callHdr43 struct {
+		call model.Call
+		hdr  [43]model.Header
 	}
 	callHdr51 struct {
 		call model.Call
@@ -287,6 +318,15 @@ func allocCall(slots int) (*model.Call, []model.Header) {
 	switch {
 	case slots <= 0:
 		return new(model.Call), nil
+	case slots <= 3:
+		x := new(callHdr3)
+		return &x.call, x.hdr[:]
+	case slots <= 7:
+		x := new(callHdr7)
+		return &x.call, x.hdr[:]
+	case slots <= 11:
+		x := new(callHdr11)
+		return &x.call, x.hdr[:]
 	case slots <= 15:
 		x := new(callHdr15)
 		return &x.call, x.hdr[:]
@@ -296,8 +336,14 @@ func allocCall(slots int) (*model.Call, []model.Header) {
 	case slots <= 23:
 		x := new(callHdr23)
 		return &x.call, x.hdr[:]
+	case slots <= 27:
+		x := new(callHdr27)
+		return &x.call, x.hdr[:]
 	case slots <= 35:
 		x := new(callHdr35)
+		return &x.call, x.hdr[:]
+	case slots <= 43:
+		x := new(callHdr43)
 		return &x.call, x.hdr[:]
 	case slots <= 51:
 		x := new(callHdr51)
@@ -349,16 +395,49 @@ func (c *Conn) onHead(h *half, block []byte, ends []int32, ts time.Time) {
 	} else {
 		nl = bytes.IndexByte(block, '\n')
 	}
+	// A request's credential is cut out of the kept copy (prescan): the
+	// stored field only keeps the scheme, and a bearer JWT (~550 bytes) was
+	// most of a request block. rx.auth is then the whole value, valid only
+	// during this call (principal reads it; its caches clone what they keep).
+	var rx reqExtra
+	n, cs, ce, vs, ve := c.prescan(h, block, ends)
+	if ce > cs {
+		rx.auth = unsafe.String(&block[vs], ve-vs)
+	}
+	cut := ce - cs
+	kept := len(block)
+	if h.isReq && ends != nil {
+		rx.raw = block[nl+1:]
+		// A repeated field section needs no copy: its fields come from
+		// the cache and point into the block that first sent them.
+		if rx.reuse = c.reqSec.ok && !c.p.plain && bytes.Equal(rx.raw, c.reqSec.raw); rx.reuse {
+			kept, cut = nl+1, 0
+		}
+	}
 	var s string
-	if n := c.bodyHint(h, block, ends); n > 0 {
+	if n > 0 || cut > 0 || rx.reuse {
 		// The Content-Length body shares the block's allocation: the string
 		// covers only the block, Body.Data (capped at n) only the rest, so
 		// neither can reach the other's bytes. One allocation less per
 		// message with a body.
-		buf := make([]byte, len(block)+n)
-		copy(buf, block)
-		s = unsafe.String(&buf[0], len(block))
-		h.bodyHint = buf[len(block):len(block):len(buf)]
+		kept -= cut
+		buf := make([]byte, kept+n)
+		if cut > 0 {
+			copy(buf, block[:cs])
+			copy(buf[cs:], block[cs+cut:])
+			// ends is scratch for this block: move the LFs after the cut.
+			for k := range ends {
+				if int(ends[k]) >= ce {
+					ends[k] -= int32(cut)
+				}
+			}
+		} else {
+			copy(buf, block[:kept])
+		}
+		s = unsafe.String(&buf[0], kept)
+		if n > 0 {
+			h.bodyHint = buf[kept:kept:len(buf)]
+		}
 	} else {
 		s = string(block)
 	}
@@ -373,68 +452,184 @@ func (c *Conn) onHead(h *half, block []byte, ends []int32, ts time.Time) {
 	}
 	h.gapFlag = gapFlagFor(h)
 	if h.isReq {
-		c.onRequest(h, start, rest, fl, ts)
+		c.onRequest(h, start, rest, fl, &rx, ts)
 	} else {
 		c.onResponse(h, start, rest, fl, ts)
 	}
 	h.bodyHint = nil
 }
 
-// bodyHint guesses the Content-Length body onHead should allocate with the
-// block: a hint only (startCL checks the real framing), so it looks at a
-// single plain "Content-Length: digits" field, and gives up (0) on
-// Transfer-Encoding, on several lengths and on messages that carry no body.
-func (c *Conn) bodyHint(h *half, block []byte, ends []int32) int {
+// prescan makes one pass over the field lines of a block parsed in place
+// (ends known) before it is copied, for two things:
+//
+// hint is the Content-Length body onHead allocates with the block: a hint
+// only (startCL checks the real framing), so it looks at a single plain
+// "Content-Length: digits" field, and gives up (0) on Transfer-Encoding, on
+// several lengths and on messages that carry no body.
+//
+// [cs,ce) is what a request's kept copy can drop of its first Authorization
+// field (the one principal uses), [vs,ve) that whole value: the credential,
+// minus the value's first word, the blank after it and its last byte, so
+// parseFields, trimOWS and redactAuth give the same stored field. ce == cs
+// when nothing is cut; blocks with obs-fold lines are left alone, since
+// joining lines could make another line the first Authorization field.
+// Measured: BenchmarkParseJWT (RS256 token) 2368 -> 1648 B/op from the cut
+// alone; one pass for both: a second line loop cost ~5% of the profile.
+func (c *Conn) prescan(h *half, block []byte, ends []int32) (hint, cs, ce, vs, ve int) {
 	max := c.p.cfg.MaxBody
-	if ends == nil || max == 0 || !h.slOK {
-		return 0
+	if ends == nil {
+		return
 	}
-	if h.isReq {
-		if string(block[:h.sl[0]]) == "CONNECT" {
-			return 0
-		}
-	} else {
-		code, numeric := threeDigits(block[h.sl[1]:h.sl[2]])
-		if numeric && (code < 200 || code == 204 || code == 304) {
-			return 0
-		}
-		if t := c.awaiting(0); t != nil && (t.call.Method == "HEAD" || t.call.Method == "CONNECT") {
-			return 0
+	wantHint := max > 0 && h.slOK
+	wantAuth := h.isReq && !c.p.noAuthCut && !c.p.plain
+	if wantHint {
+		if h.isReq {
+			if string(block[:h.sl[0]]) == "CONNECT" {
+				wantHint = false
+			}
+		} else {
+			code, numeric := threeDigits(block[h.sl[1]:h.sl[2]])
+			if numeric && (code < 200 || code == 204 || code == 304) {
+				wantHint = false
+			}
+			if t := c.awaiting(0); t != nil && (t.call.Method == "HEAD" || t.call.Method == "CONNECT") {
+				wantHint = false
+			}
 		}
 	}
-	hint := 0
-	for k := 1; k < len(ends); k++ {
-		line := block[ends[k-1]+1 : ends[k]]
-		if len(line) < 16 || (line[0]|0x20 != 'c' && line[0]|0x20 != 't') {
+	// Below this a cut saves nothing: the string's size class stays.
+	const minCut = 16
+	authSeen := false
+	for k := 1; k < len(ends) && (wantHint || wantAuth); k++ {
+		from := int(ends[k-1]) + 1
+		line := block[from:ends[k]]
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			wantAuth = false // obs-fold
 			continue
 		}
-		line = trimCR(line)
-		switch {
-		case len(line) > 15 && line[14] == ':' && foldEq(line[:14], "content-length"):
-			if hint != 0 {
-				return 0
+		if len(line) < 14 {
+			continue
+		}
+		switch line[0] | 0x20 {
+		case 'c', 't':
+			if !wantHint || len(line) < 16 {
+				continue
 			}
-			v := trimOWS(line[15:])
-			if len(v) == 0 || len(v) > 18 {
-				return 0
-			}
-			for _, ch := range v {
-				if ch < '0' || ch > '9' {
-					return 0
+			line = trimCR(line)
+			switch {
+			case len(line) > 15 && line[14] == ':' && (string(line[:14]) == "Content-Length" || foldEq(line[:14], "content-length")):
+				if hint != 0 {
+					hint, wantHint = 0, false
+					continue
 				}
-				hint = hint*10 + int(ch-'0')
+				v := trimOWS(line[15:])
+				if len(v) == 0 || len(v) > 18 {
+					hint, wantHint = 0, false
+					continue
+				}
+				for _, ch := range v {
+					if ch < '0' || ch > '9' {
+						hint, wantHint = 0, false
+						break
+					}
+					hint = hint*10 + int(ch-'0')
+				}
+				if hint > max {
+					hint, wantHint = 0, false
+				}
+			case len(line) > 18 && line[17] == ':' && foldEq(line[:17], "transfer-encoding"):
+				hint, wantHint = 0, false
 			}
-			if hint > max {
-				return 0
+		case 'a':
+			if !wantAuth || authSeen {
+				continue
 			}
-		case len(line) > 18 && line[17] == ':' && foldEq(line[:17], "transfer-encoding"):
-			return 0
+			// addField's test (the name before the first ':', OWS trimmed,
+			// EqualFold "Authorization") without scanning for the colon on
+			// every 'A' line; foldEq is EqualFold here, as no letter of the
+			// name has a non-ASCII fold (only k and s do).
+			if string(line[:13]) != "Authorization" && !foldEq(line[:13], "authorization") {
+				continue
+			}
+			i := 13
+			for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
+				i++
+			}
+			if i == len(line) || line[i] != ':' {
+				continue
+			}
+			line = trimCR(line)
+			authSeen = true
+			v := line[i+1:]
+			a := 0
+			for a < len(v) && (v[a] == ' ' || v[a] == '\t') {
+				a++
+			}
+			v = trimOWS(v)
+			vs, ve = from+i+1+a, from+i+1+a+len(v)
+			keep := indexSpaceTab(v) + 1 // the scheme and its blank
+			if keep == 0 {
+				keep = 1
+			}
+			if len(v)-1-keep >= minCut {
+				cs, ce = vs+keep, ve-1
+			}
 		}
 	}
-	return hint
+	if !wantAuth {
+		cs, ce = 0, 0
+	}
+	return
 }
 
-func (c *Conn) onRequest(h *half, start, rest string, fl fieldLines, ts time.Time) {
+// reqExtra is what onHead tells onRequest about a block parsed in place.
+// auth and raw point into the caller's bytes: valid only during the call.
+type reqExtra struct {
+	auth  string // first Authorization value, when prescan cut its credential from rest
+	raw   []byte // the field section as received, blank line included
+	reuse bool   // raw equals c.reqSec.raw: rest is empty, the fields are cached
+}
+
+// maxReqSec bounds the field section a Conn keeps for reuse.
+const maxReqSec = 4 << 10
+
+// reqSection caches the last request's field section: a keep-alive client
+// sends the same Host, User-Agent, Accept and token on every request, and a
+// byte-identical section parses to the same fields, the same msgInfo and no
+// error, so the next request copies them instead of parsing and keeping the
+// bytes again (its string then holds the request line only). The strings
+// point into the kept string of the request that first sent them, which
+// this keeps alive for as long as the Conn holds the entry. Measured:
+// BenchmarkParseRequestResponse 1952 -> 1664 B/op, and parseFields (~20% of
+// its profile) skipped; a miss costs a copy of the section (ParseVarying).
+type reqSection struct {
+	raw    []byte
+	hdrs   []model.Header
+	mi     msgInfo // auth empty when it pointed into the caller's bytes
+	ok     bool
+	misses uint32 // requests since the last hit
+}
+
+// reuseFields gives dst (or a new slice) the shape parseFields would for a
+// section of n lines, holding a copy of fields.
+func reuseFields(fields []model.Header, n int, dst []model.Header) model.Headers {
+	if n == 0 {
+		return nil
+	}
+	need := fieldRoom(n)
+	var hdrs model.Headers
+	if cap(dst) >= need {
+		hdrs = dst[:len(fields):need]
+	} else {
+		hdrs = make(model.Headers, len(fields), need)
+	}
+	copy(hdrs, fields)
+	return hdrs
+}
+
+// onRequest parses a request head; rx is nil or says how onHead prepared
+// the block.
+func (c *Conn) onRequest(h *half, start, rest string, fl fieldLines, rx *reqExtra, ts time.Time) {
 	var method, target, version string
 	if h.slOK {
 		x := &h.sl
@@ -449,7 +644,11 @@ func (c *Conn) onRequest(h *half, start, rest string, fl fieldLines, ts time.Tim
 		}
 	}
 	c.p.st.requests.Add(1)
-	call, spare := c.newCall(max(fl.n-1, 0) + respHeadroom)
+	room := respHeadroom
+	if c.respFields > 0 {
+		room = int(c.respFields)
+	}
+	call, spare := c.newCall(fieldRoom(fl.n) + room)
 	call.TS = h.msgTS
 	call.EndTS = ts
 	call.Method = method
@@ -461,8 +660,24 @@ func (c *Conn) onRequest(h *half, start, rest string, fl fieldLines, ts time.Tim
 		call.Proto = "HTTP/1.0"
 	}
 	var mi msgInfo
-	hdrs := c.parseFields(rest, fl, spare, &mi, true, &call.Flags)
-	if hdrs != nil && cap(spare) >= fl.n {
+	var hdrs model.Headers
+	if rx != nil && rx.reuse {
+		c.reqSec.misses = 0
+		mi = c.reqSec.mi
+		if rx.auth != "" {
+			mi.auth = rx.auth
+		}
+		hdrs = reuseFields(c.reqSec.hdrs, fl.n, spare)
+	} else {
+		if rx != nil {
+			mi.auth = rx.auth // addField keeps the first Authorization value
+		}
+		hdrs = c.parseFields(rest, fl, spare, &mi, true, &call.Flags)
+		if rx != nil && rx.raw != nil {
+			c.saveSection(rx, hdrs, &mi, call.Flags&model.FlagBadHeader == 0)
+		}
+	}
+	if hdrs != nil && cap(spare) >= fieldRoom(fl.n) {
 		// In the shared array: the response's fields go after these, so
 		// an append to ReqHeaders (trailers) must not reach them.
 		spare = spare[len(hdrs):]
@@ -515,6 +730,37 @@ func (c *Conn) onRequest(h *half, start, rest string, fl fieldLines, ts time.Tim
 	default:
 		c.endMessage(h, ts)
 	}
+}
+
+// saveSection remembers a request's field section for reuse when it parsed
+// without error (errors are counted per message, so such a section must be
+// parsed every time).
+//
+// An entry is replaced after 2, 4, 8, ... misses in a row, not at every
+// miss: a client alternating a repeated GET with POSTs (whose
+// Content-Length varies) keeps hitting on the GET, and one sending a unique
+// field every time (a request id) stops paying for a copy that never hits
+// (saveSection was 7% of BenchmarkParseVarying when done at every miss).
+func (c *Conn) saveSection(rx *reqExtra, hdrs model.Headers, mi *msgInfo, clean bool) {
+	e := &c.reqSec
+	e.misses++
+	if e.ok && (e.misses < 2 || e.misses&(e.misses-1) != 0) {
+		return
+	}
+	if !clean || len(rx.raw) > maxReqSec {
+		return // the entry held stays right for its own bytes
+	}
+	e.raw = append(e.raw[:0], rx.raw...)
+	n := len(e.hdrs)
+	e.hdrs = append(e.hdrs[:0], hdrs...)
+	if n > len(e.hdrs) {
+		clear(e.hdrs[len(e.hdrs):n]) // drop references to older strings
+	}
+	e.mi = *mi
+	if rx.auth != "" {
+		e.mi.auth = ""
+	}
+	e.ok = true
 }
 
 func (c *Conn) startCL(h *half, n int64) {
@@ -685,12 +931,13 @@ func (c *Conn) onResponse(h *half, start, rest string, fl fieldLines, ts time.Ti
 		}
 	}
 	if call == nil {
-		call, spare = c.newCall(fl.n - 1)
+		call, spare = c.newCall(fieldRoom(fl.n))
 		call.Flags |= model.FlagNoRequest
 		call.TS = h.msgTS
 		c.q = append(c.q, txn{call: call, reqDone: true})
 	}
 	hdrs := c.parseFields(rest, fl, spare, &mi, false, &flags)
+	c.respFields = uint8(min(len(hdrs), 63))
 	call.Flags |= flags
 	call.RespTS = h.msgTS
 	call.EndTS = ts
@@ -815,17 +1062,17 @@ func (c *Conn) pairAfterResync(ts time.Time, lostStart bool) *model.Call {
 // the servers that accept it do. Sensitive values are redacted.
 //
 // fl says where the lines end; the fields go into dst when it has room for
-// fl.n of them (fl.n-1 fields and a spare slot), else into a new slice.
+// fieldRoom(fl.n) of them, else into a new slice.
 func (c *Conn) parseFields(rest string, fl fieldLines, dst []model.Header, mi *msgInfo, isReq bool, flags *model.CallFlags) model.Headers {
 	n := fl.n
 	if n == 0 {
 		return nil
 	}
 	var hdrs model.Headers
-	if cap(dst) >= n {
-		hdrs = dst[:0:n]
+	if need := fieldRoom(n); cap(dst) >= need {
+		hdrs = dst[:0:need]
 	} else {
-		hdrs = make(model.Headers, 0, n-1+1)
+		hdrs = make(model.Headers, 0, need)
 	}
 	var cur string
 	have := false
@@ -1033,7 +1280,7 @@ func redactSetCookie(v string) string {
 
 // indexSpaceTab is strings.IndexAny(s, " \t"), which builds an ASCII set per
 // call: 4 ns against 12 ns on a Bearer Authorization value.
-func indexSpaceTab(s string) int {
+func indexSpaceTab[T ~string | ~[]byte](s T) int {
 	for i := 0; i < len(s); i++ {
 		if s[i] == ' ' || s[i] == '\t' {
 			return i

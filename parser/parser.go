@@ -1,10 +1,12 @@
 package parser
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
 	"hash"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -97,6 +99,8 @@ type Parser struct {
 
 	apiKeyHeaders map[string]struct{} // lowercased names
 	apiKeyLens    uint64              // bit n set: some API-key header name has length n
+	noAuthCut     bool                // Authorization is an API-key header: prescan cuts nothing
+	plain         bool                // tests: no credential cut, no section reuse (the reference)
 	apiKeyParams  map[string]struct{} // lowercased names
 	sessionCookie map[string]struct{}
 	// The same lowercased names bucketed by length, compared by hand with
@@ -113,6 +117,26 @@ type Parser struct {
 // maxScratchLines bounds Parser.ends; a block with more lines is split by
 // scanning it again.
 const maxScratchLines = 256
+
+// lineEnds records the offset of every LF of block in the worker's scratch;
+// nil when there are more than it holds.
+func (p *Parser) lineEnds(block []byte) []int32 {
+	if len(block) > math.MaxInt32 {
+		return nil
+	}
+	ends := p.ends[:0]
+	for off := 0; ; {
+		j := bytes.IndexByte(block[off:], '\n')
+		if j < 0 {
+			return ends
+		}
+		if len(ends) == cap(ends) {
+			return nil
+		}
+		ends = append(ends, int32(off+j))
+		off += j + 1
+	}
+}
 
 // New checks cfg and returns a Parser emitting to sink.
 func New(cfg Config, sink Sink) (*Parser, error) {
@@ -137,6 +161,7 @@ func New(cfg Config, sink Sink) (*Parser, error) {
 			p.apiKeyHeaderByLen[len(n)] = append(p.apiKeyHeaderByLen[len(n)], n)
 		}
 	}
+	_, p.noAuthCut = p.apiKeyHeaders["authorization"]
 	for n := range p.apiKeyParams {
 		if len(n) <= 64 {
 			p.apiKeyParamByLen[len(n)] = append(p.apiKeyParamByLen[len(n)], n)

@@ -94,7 +94,8 @@ func (c *Conn) fromAuthorization(call *model.Call, v string) bool {
 		// same one on every request: remember the last answer, yes or no.
 		if c.jwtCache.token != cred || cred == "" {
 			info, ok := decodeJWT(cred)
-			c.jwtCache.token, c.jwtCache.info, c.jwtCache.ok = cred, info, ok
+			// Cloned: cred may point into the caller's buffer (prescan).
+			c.jwtCache.token, c.jwtCache.info, c.jwtCache.ok = strings.Clone(cred), info, ok
 		}
 		if c.jwtCache.ok {
 			c.applyJWT(call, &c.jwtCache.info, cred)
@@ -254,7 +255,7 @@ func digestUser(cred string) string {
 			if len(v) > maxPrincipalID {
 				v = v[:maxPrincipalID]
 			}
-			return v
+			return strings.Clone(v) // cred may be the caller's buffer (prescan)
 		}
 	}
 	return ""
@@ -399,6 +400,7 @@ func (c *Conn) hmac8(v string) string {
 	if v == c.macIn && c.macOut != "" {
 		return c.macOut
 	}
-	c.macIn, c.macOut = v, c.p.hmac8(v)
+	// Cloned: v may point into the caller's buffer (prescan).
+	c.macIn, c.macOut = strings.Clone(v), c.p.hmac8(v)
 	return c.macOut
 }

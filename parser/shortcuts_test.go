@@ -1,0 +1,119 @@
+package parser
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/apisensor/apisensor/model"
+)
+
+// runPlain feeds evs whole to a Parser that takes no shortcut (no
+// credential cut, no section reuse): the reference those must match.
+func runPlain(t *testing.T, cfg Config, evs []ev) ([]*model.Call, Stats) {
+	t.Helper()
+	p, s := newTestParser(t, cfg)
+	p.plain = true
+	c := p.NewConn(defMeta())
+	for i, e := range evs {
+		c.Data(e.dir, []byte(e.data), t0.Add(timeMs(i)))
+	}
+	c.Close(t0.Add(timeMs(len(evs))))
+	return s.calls, p.Stats()
+}
+
+// TestAuthCut: a block parsed in place drops its credential from the kept
+// copy (prescan); the Calls must equal those of a Parser that does not, and
+// runAll scribbles every input buffer after use.
+func TestAuthCut(t *testing.T) {
+	long := strings.Repeat("tok3n-", 20)
+	tok := jwt(`{"alg":"RS256","typ":"JWT"}`, `{"sub":"carol","exp":1893456000}`) + strings.Repeat("s", 300)
+	tok2 := jwt(`{"alg":"RS256"}`, `{"sub":"dave"}`) + strings.Repeat("t", 200)
+	resp := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	heads := []string{
+		"Authorization: Bearer " + tok,
+		"authorization :\tBearer   " + tok + " \t",
+		"AUTHORIZATION: " + long,
+		"Authorization: Digest username=\"bob\", realm=\"r\", response=\"" + long + "\"",
+		"Authorization: Basic " + strings.Repeat("YWxpY2U6cHc=", 1) + strings.Repeat("=", 20),
+		"Authorization: Basic YWxpY2U6aHVudGVyMnB3aHVudGVyMnB3aHVudGVyMnB3",
+		"Authorization: Bearer " + tok + "\r\nAuthorization: Bearer " + tok2,
+		"Authorization:\r\nAuthorization: Bearer " + tok2,
+		"Authorization: Bearer " + tok + "\r\n  folded-on",
+		"X-Foo: a\r\n b\r\nAuthorization: Bearer " + tok,
+		"Authorization\r\n : Bearer " + tok + "\r\nAuthorization: Bearer " + tok2,
+		"Authorization: Bearer short",
+		"Authorization: Bearer a b c d e f g h i j k l m n o p q r s t u v",
+		"Authorization: Custom\t" + long,
+		"Authorization: x " + long,
+	}
+	for _, hd := range heads {
+		for _, withBody := range []bool{false, true} {
+			req := "GET /a?x=1 HTTP/1.1\r\nHost: h.example\r\n" + hd + "\r\nX-After: 1\r\n"
+			if withBody {
+				req = "POST /a HTTP/1.1\r\nHost: h.example\r\n" + hd + "\r\nContent-Length: 3\r\nX-After: 1\r\n\r\nabc"
+			} else {
+				req += "\r\n"
+			}
+			other := strings.Replace(req, tok, tok2, 1)
+			evs := []ev{c2s(req), s2c(resp), c2s(req), s2c(resp), c2s(other), s2c(resp), c2s(req), s2c(resp)}
+			calls, _ := runAll(t, testConfig(), defMeta(), evs)
+			wantN(t, calls, 4)
+			ref, _ := runPlain(t, testConfig(), evs)
+			if d := diffCalls(ref, calls); d != "" {
+				t.Fatalf("%q: cut differs from uncut: %s", hd, d)
+			}
+			for _, c := range calls {
+				noSecret(t, c, tok[len(tok)-300:], long)
+				if got := c.ReqHeaders.Get("X-After"); got != "1" {
+					t.Fatalf("%q: X-After %q", hd, got)
+				}
+			}
+		}
+	}
+	// Authorization configured as an API-key header: no cut, same Calls.
+	cfg := testConfig()
+	cfg.APIKeyHeaders = append(cfg.APIKeyHeaders, "authorization")
+	calls, _ := runAll(t, cfg, defMeta(), []ev{c2s("GET / HTTP/1.1\r\nAuthorization: Bearer " + tok + "\r\n\r\n"), s2c(resp)})
+	wantN(t, calls, 1)
+	want(t, "redacted", calls[0].ReqHeaders.Get("Authorization"), "[redacted]")
+}
+
+// TestSectionReuse: requests repeating the previous field section byte for
+// byte reuse its fields; Calls and Stats must equal a Parser that parses
+// every section.
+func TestSectionReuse(t *testing.T) {
+	tok := jwt(`{"alg":"RS256"}`, `{"sub":"erin"}`) + strings.Repeat("q", 100)
+	resp := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	sections := []string{
+		"Host: a.example\r\nUser-Agent: ua/1\r\nAccept: */*\r\nAuthorization: Bearer " + tok + "\r\n",
+		"Host: a.example\r\nAuthorization: Bearer short\r\nCookie: sid=abc; x=1\r\nX-Api-Key: k-1\r\n",
+		"Host: a.example\r\nX-Forwarded-For: 1.2.3.4, 10.0.0.9\r\nContent-Type: text/plain\r\n",
+		"Host: a.example\r\nBadline\r\nX-Obs: a\r\n  b\r\n",
+		"Host: a.example\r\nBad line\r\n : cont\r\n",
+		"Host: a.example\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",
+		"Host: a.example\r\nAuthorization: Digest username=\"bob\", response=\"" + strings.Repeat("9", 40) + "\"\r\n",
+		"",
+	}
+	cfg := testConfig()
+	cfg.TrustedProxies = append(cfg.TrustedProxies, netip.MustParsePrefix("10.0.0.0/8"))
+	for _, sec := range sections {
+		var evs []ev
+		for i, target := range []string{"/a", "/b?api_key=zz", "/c", "/c"} {
+			evs = append(evs, c2s("GET "+target+" HTTP/1.1\r\n"+sec+"\r\n"), s2c(resp))
+			if i == 1 {
+				evs = append(evs, c2s("POST /p HTTP/1.1\r\n"+sec+"Content-Length: 3\r\n\r\nxyz"), s2c(resp))
+				evs = append(evs, c2s("POST /p HTTP/1.1\r\n"+sec+"Transfer-Encoding: chunked\r\n\r\n3\r\nxyz\r\n0\r\nT: 1\r\n\r\n"), s2c(resp))
+			}
+		}
+		evs = append(evs, evs...)
+		calls, st := runAll(t, cfg, defMeta(), evs)
+		ref, refSt := runPlain(t, cfg, evs)
+		if d := diffCalls(ref, calls); d != "" {
+			t.Fatalf("%q: reuse differs from parsing: %s", sec, d)
+		}
+		if st != refSt {
+			t.Fatalf("%q: stats %+v, want %+v", sec, st, refSt)
+		}
+	}
+}
