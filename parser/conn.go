@@ -527,8 +527,11 @@ func (c *Conn) head(h *half, b []byte, ts time.Time) int {
 		h.lineStart = j + 1
 		from = j + 1
 	}
-	// Incomplete block.
-	if h.lines == 0 && h.st == stHead && !plausibleStart(data[h.lineStart:], h.isReq) {
+	// Incomplete block. Only the first max+1 bytes are judged, as many as
+	// a block arriving in pieces has buffered when it hits the cap: else a
+	// long first line with a bad byte past the cap was a bad request line
+	// when it came whole and a too-large header when it came in pieces.
+	if h.lines == 0 && h.st == stHead && !plausibleStart(data[h.lineStart:min(len(data), max+1)], h.isReq) {
 		return c.badStart(h, data, base, len(data))
 	}
 	if len(data) > max {
@@ -677,8 +680,11 @@ func plausibleStart(p []byte, isReq bool) bool {
 		for i < len(p) && isMethodChar(p[i]) {
 			i++
 		}
+		if i > maxMethodLen {
+			return false
+		}
 		if i == len(p) {
-			return i <= 32
+			return true
 		}
 		if i == 0 || p[i] != ' ' {
 			return false
@@ -697,6 +703,12 @@ func plausibleStart(p []byte, isReq bool) bool {
 	}
 	return string(p[:n]) == hp[:n]
 }
+
+// maxMethodLen bounds a method token. The same bound must hold for a
+// complete request line (requestLineIdx) and an incomplete one
+// (plausibleStart): with only the latter, a 33+-letter "method" was garbage
+// when its line arrived in pieces and a request when it arrived whole.
+const maxMethodLen = 32
 
 // isMethodChar is stricter than RFC 9110's token: letters, '-' and '_'.
 // Every IANA-registered method fits, while text protocols and binary noise

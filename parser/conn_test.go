@@ -544,3 +544,35 @@ func TestDecompressionBomb(t *testing.T) {
 	}
 	want(t, "capped", len(out), 1<<20)
 }
+
+// TestSplitInvariantEdges: inputs on which the result used to depend on how
+// the bytes were split into segments (found by fuzzing the parser against
+// itself): the calls and the error counts must be the same for every split.
+func TestSplitInvariantEdges(t *testing.T) {
+	resp := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	long := "A 00 HTTP/1.00\n00000\n\r\n" + strings.Repeat("A", 35) // a 36-letter "method" forms across events
+	cases := map[string][]ev{
+		"method-longer-than-32": {c2s(long), s2c(resp), c2s(long), s2c(resp), c2s(long + long)},
+		"bad-byte-past-header-cap": {
+			c2s("A /" + strings.Repeat("\x88", 600) + "\x00 HTTP/1.1\r\n\r\n"), s2c(resp),
+		},
+	}
+	cfg := testConfig()
+	cfg.MaxHeaderBytes = 512
+	cfg.MaxPipeline = 4
+	cfg.MaxBody = 64
+	for name, evs := range cases {
+		t.Run(name, func(t *testing.T) {
+			ref, st := runBounded(t, cfg, evs, whole)
+			for seed := int64(0); seed < 40; seed++ {
+				got, st2 := runBounded(t, cfg, evs, randomSplit(seed))
+				if d := diffCalls(ref, got); d != "" {
+					t.Fatalf("split seed %d changes the calls: %s", seed, d)
+				}
+				if st.Errors != st2.Errors {
+					t.Fatalf("split seed %d changes the error counts: whole %v, split %v", seed, st.Errors, st2.Errors)
+				}
+			}
+		})
+	}
+}

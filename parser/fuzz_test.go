@@ -15,9 +15,12 @@ func fuzzRun(t *testing.T, evs []ev, seed int64) {
 	cfg.MaxPipeline = 4
 	cfg.MaxBody = 64
 	ref, st := runBounded(t, cfg, evs, whole)
-	got, _ := runBounded(t, cfg, evs, randomSplit(seed))
+	got, st2 := runBounded(t, cfg, evs, randomSplit(seed))
 	if d := diffCalls(ref, got); d != "" {
 		t.Fatalf("split changes the result: %s", d)
+	}
+	if st.Errors != st2.Errors {
+		t.Fatalf("split changes the error counts: whole %v, split %v", st.Errors, st2.Errors)
 	}
 	if st.Calls != uint64(len(ref)) {
 		t.Fatalf("Stats.Calls %d, sink got %d", st.Calls, len(ref))

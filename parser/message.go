@@ -36,7 +36,7 @@ func requestLineIdx[T ~string | ~[]byte](line T) (m, ts, te, vs, ve int, ok bool
 	for i < len(line) && isMethodChar(line[i]) {
 		i++
 	}
-	if i == 0 || i >= len(line) || line[i] != ' ' {
+	if i == 0 || i > maxMethodLen || i >= len(line) || line[i] != ' ' {
 		return
 	}
 	m, ts = i, i+1
