@@ -39,9 +39,10 @@
 // Ownership: Observe reads the call and writes only Call.Template; it keeps no
 // reference to the call or its byte slices (strings it keeps are copied).
 // Returned findings and endpoints are copies the caller owns. Scratch that
-// Observe reuses from call to call (the parsed-body arena, sort and tally
-// buffers) belongs to the Inventory and never reaches a returned value;
-// strings the aggregates keep from a body are cloned out of it.
+// Observe reuses from call to call (the fastjson parser holding the parsed
+// body, sort and tally buffers) belongs to the Inventory and never reaches a
+// returned value; strings the aggregates keep from a body are copied out of
+// it.
 //
 // Memory: hosts (MaxHosts), endpoints per host (MaxEndpointsPerHost), all
 // endpoints (MaxEndpoints) and template-tree nodes per host (MaxNodesPerHost)

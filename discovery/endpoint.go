@@ -18,17 +18,30 @@ type nameSet struct {
 }
 
 func (s *nameSet) add(name string, limit int) {
-	if _, ok := s.m[name]; ok {
-		return
+	if _, ok := s.m[name]; !ok && s.admit(len(name), limit) {
+		s.m[strings.Clone(name)] = struct{}{}
 	}
-	if len(s.m) >= limit || len(name) > 128 {
+}
+
+// addBytes is add for a name in scratch memory (a parsed body's key): it
+// copies only a name it keeps.
+func (s *nameSet) addBytes(name []byte, limit int) {
+	if _, ok := s.m[string(name)]; !ok && s.admit(len(name), limit) {
+		s.m[string(name)] = struct{}{}
+	}
+}
+
+// admit says whether a new name n bytes long fits, counting one that does
+// not.
+func (s *nameSet) admit(n, limit int) bool {
+	if len(s.m) >= limit || n > 128 {
 		s.overflow++
-		return
+		return false
 	}
 	if s.m == nil {
 		s.m = make(map[string]struct{}, 4)
 	}
-	s.m[strings.Clone(name)] = struct{}{}
+	return true
 }
 
 func (s *nameSet) merge(o *nameSet, limit int) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/DataDog/sketches-go/ddsketch"
+	"github.com/valyala/fastjson"
 	"go.uber.org/zap"
 
 	"github.com/apisensor/apisensor/model"
@@ -399,25 +400,24 @@ func (inv *Inventory) update(e *endpoint, c *model.Call, segs []string) (found u
 	return found
 }
 
-func (inv *Inventory) bodyJSON(b *model.Body) (int32, bool) {
+func (inv *Inventory) bodyJSON(b *model.Body) (*fastjson.Value, bool) {
 	data, err := b.Decoded(inv.cfg.ScanBytes)
 	if err != nil && len(data) == 0 {
 		inv.stats.BodyErrors++
-		return -1, false
+		return nil, false
 	}
 	return inv.jp.parseBody(data)
 }
 
 // addTopKeys adds the top-level keys of parsed body v to set, in sorted
 // order.
-func (inv *Inventory) addTopKeys(set *nameSet, v int32) {
-	p := &inv.jp
-	obj := p.topObj(v)
-	if obj < 0 {
+func (inv *Inventory) addTopKeys(set *nameSet, v *fastjson.Value) {
+	obj := topObj(v)
+	if obj == nil {
 		return
 	}
-	for _, c := range p.members(obj) {
-		set.add(p.vals[c].key, inv.cfg.MaxSetItems)
+	for _, i := range inv.jp.sortedMembers(obj) {
+		set.addBytes(inv.jp.members[i].key, inv.cfg.MaxSetItems)
 	}
 }
 

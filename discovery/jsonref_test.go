@@ -1,17 +1,19 @@
 package discovery
 
-// The encoding/json-based versions the arena parser replaced: the reference
-// it is tested against.
+// The encoding/json-based versions the parser replaced: the reference it is
+// tested against.
 
 import (
 	"bytes"
 	"encoding/json"
 	"hash/fnv"
 	"strings"
+
+	"github.com/valyala/fastjson"
 )
 
-// decodeJSONStd is decodeJSON with encoding/json, the reference the
-// hand-written parser is tested against.
+// decodeJSONStd is decodeJSON with encoding/json, the reference the parser
+// is tested against.
 func decodeJSONStd(b []byte) (any, bool) {
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 || (b[0] != '{' && b[0] != '[') {
@@ -136,26 +138,25 @@ func topKeysAny(v any) []string {
 }
 
 // jvalAny rebuilds the tree encoding/json would have decoded (tests).
-func (p *jsonParser) jvalAny(v int32) any {
-	jv := p.vals[v]
-	switch jv.kind {
-	case jBool:
-		return jv.s == "true"
-	case jNum:
-		return json.Number(jv.s)
-	case jStr:
-		return jv.s
-	case jArr:
+func (p *jsonParser) jvalAny(v *fastjson.Value) any {
+	switch v.Type() {
+	case fastjson.TypeTrue:
+		return true
+	case fastjson.TypeFalse:
+		return false
+	case fastjson.TypeNumber:
+		return json.Number(v.MarshalTo(nil))
+	case fastjson.TypeString:
+		return string(v.GetStringBytes())
+	case fastjson.TypeArray:
 		a := make([]any, 0)
-		for c := jv.first; c >= 0; c = p.vals[c].next {
+		for _, c := range v.GetArray() {
 			a = append(a, p.jvalAny(c))
 		}
 		return a
-	case jObj:
+	case fastjson.TypeObject:
 		m := make(map[string]any)
-		for c := jv.first; c >= 0; c = p.vals[c].next {
-			m[p.vals[c].key] = p.jvalAny(c)
-		}
+		v.GetObject().Visit(func(k []byte, c *fastjson.Value) { m[string(k)] = p.jvalAny(c) })
 		return m
 	}
 	return nil
