@@ -40,14 +40,20 @@ func benchConn(b *testing.B) (*Parser, *Conn) {
 // BenchmarkParseRequestResponse: one keep-alive request+response pair per
 // op, each message in one Data call, Call allocation included.
 func BenchmarkParseRequestResponse(b *testing.B) {
+	benchPairs(b, [][]byte{benchReq}, benchResp)
+}
+
+// benchPairs feeds request reqs[i%len(reqs)] and resp per op, each message
+// in one Data call, on one keep-alive connection.
+func benchPairs(b *testing.B, reqs [][]byte, resp []byte) {
 	_, c := benchConn(b)
 	ts := time.Unix(1, 0)
-	b.SetBytes(int64(len(benchReq) + len(benchResp)))
+	b.SetBytes(int64(len(reqs[0]) + len(resp)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		c.Data(model.ClientToServer, benchReq, ts)
-		c.Data(model.ServerToClient, benchResp, ts)
+		c.Data(model.ClientToServer, reqs[i%len(reqs)], ts)
+		c.Data(model.ServerToClient, resp, ts)
 	}
 }
 
@@ -112,31 +118,15 @@ func BenchmarkParseJWT(b *testing.B) {
 		"Content-Length: " + fmtInt(len(body)) + "\r\n" +
 		"Connection: keep-alive\r\n" +
 		"X-Request-Id: 1f3a9c\r\n\r\n" + body)
-	_, c := benchConn(b)
-	ts := time.Unix(1, 0)
-	b.SetBytes(int64(len(req) + len(resp)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		c.Data(model.ClientToServer, req, ts)
-		c.Data(model.ServerToClient, resp, ts)
-	}
+	benchPairs(b, [][]byte{req}, resp)
 }
 
 // BenchmarkParseVarying: as ParseRequestResponse, but the requests differ
 // in one field (X-Request-Id, 1000 values), so field sections do not repeat.
 func BenchmarkParseVarying(b *testing.B) {
-	var reqs [1000][]byte
+	reqs := make([][]byte, 1000)
 	for i := range reqs {
 		reqs[i] = []byte(strings.Replace(string(benchReq), "7d3f0c1e", fmtInt(10000000+i), 1))
 	}
-	_, c := benchConn(b)
-	ts := time.Unix(1, 0)
-	b.SetBytes(int64(len(benchReq) + len(benchResp)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		c.Data(model.ClientToServer, reqs[i%len(reqs)], ts)
-		c.Data(model.ServerToClient, benchResp, ts)
-	}
+	benchPairs(b, reqs, benchResp)
 }
