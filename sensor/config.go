@@ -53,6 +53,11 @@ type Config struct {
 	BatchSize  int           // packets a dispatch batch holds
 	QueueDepth int           // batches queued per worker
 	TickEvery  time.Duration // packet time between idle-timeout sweeps
+	// Inline decides whether one worker reading files runs in the reader's
+	// goroutine (no batches handed between goroutines, no payload copy):
+	// InlineAuto does so when the process has one CPU (GOMAXPROCS 1),
+	// where the hand-offs buy no parallelism. Output is the same either way.
+	Inline InlineMode
 
 	Reassembly reassembly.Config
 	Parser     parser.Config
@@ -60,6 +65,15 @@ type Config struct {
 
 	StopAfter Stage
 }
+
+// InlineMode is Config.Inline.
+type InlineMode int8
+
+const (
+	InlineAuto   InlineMode = iota // inline with one worker on one CPU
+	InlineAlways                   // inline whenever one worker reads files
+	InlineNever                    // always batch through goroutines
+)
 
 // DefaultConfig is a sane single-node setup.
 func DefaultConfig() Config {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -285,6 +286,14 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 			outs[i] = make(chan *result, s.cfg.QueueDepth)
 		}
 	}
+	// Inline: one worker in file mode on one core. Handing batches between
+	// goroutines buys nothing there, and costs a copy of every payload and
+	// cold caches: the packet is reassembled and parsed while its bytes
+	// are still in cache. Output is the same as the batched path's (the
+	// tests compare 1, 2 and 3 workers byte for byte).
+	if n == 1 && s.cfg.Live == nil && s.inline() {
+		return s.runInline(ctx, sources[0], workers[0], inv, sink)
+	}
 	pool := &sync.Pool{New: func() any { return &work{arena: make([]byte, 0, 64<<10)} }}
 
 	var wg sync.WaitGroup
@@ -338,23 +347,7 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 	}()
 
 	// Output: merge in input order, discovery, sinks.
-	var sinkErr error
-	emit := func(calls []tagged) {
-		slices.SortStableFunc(calls, compareTagged)
-		for _, t := range calls {
-			s.calls.Add(1)
-			if inv != nil {
-				inv.Observe(t.c)
-			}
-			if sinkErr == nil {
-				if t.line != nil {
-					sinkErr = enc.WriteEncoded(t.c, t.line)
-				} else {
-					sinkErr = sink.WriteCall(t.c)
-				}
-			}
-		}
-	}
+	o := &output{s: s, inv: inv, sink: sink, enc: enc}
 	var merged []tagged
 	var used []*work
 	if ordered && n > 0 {
@@ -369,14 +362,14 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 				merged = append(merged, r.calls...)
 				used = append(used, r.w)
 			}
-			emit(merged)
+			o.emit(merged)
 			for _, w := range used { // after emit: the lines live in them
 				recycle(pool, w)
 			}
 		}
 	} else if n > 0 {
 		for r := range shared {
-			emit(r.calls)
+			o.emit(r.calls)
 			recycle(pool, r.w)
 		}
 	} else {
@@ -384,7 +377,13 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 	}
 	// Every goroutine has ended here: the channels were drained to close.
 	wg.Wait()
+	return s.finish(sum, ends, workers, live, inv, sink, o.err)
+}
 
+// finish fills the summary from every stage's counters and writes the
+// end-of-run output.
+func (s *Sensor) finish(sum Summary, ends []readEnd, workers []*worker, live []*capture.LiveSource,
+	inv *discovery.Inventory, sink Sink, sinkErr error) (Summary, error) {
 	sum.Packets, sum.Bytes = s.packets.Load(), s.bytes.Load()
 	sum.Calls = s.calls.Load()
 	for _, e := range ends {
@@ -429,6 +428,35 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 	return sum, nil
 }
 
+// output is the pipeline's last stage: calls in input order through
+// discovery into the sink. Its first sink error sticks; later calls are
+// still counted and observed.
+type output struct {
+	s    *Sensor
+	inv  *discovery.Inventory
+	sink Sink
+	enc  EncodingSink
+	err  error
+}
+
+// emit puts one merge round's calls in input order and hands them on.
+func (o *output) emit(calls []tagged) {
+	slices.SortStableFunc(calls, compareTagged)
+	for _, t := range calls {
+		o.s.calls.Add(1)
+		if o.inv != nil {
+			o.inv.Observe(t.c)
+		}
+		if o.err == nil {
+			if t.line != nil {
+				o.err = o.enc.WriteEncoded(t.c, t.line)
+			} else {
+				o.err = o.sink.WriteCall(t.c)
+			}
+		}
+	}
+}
+
 func recycle(pool *sync.Pool, w *work) {
 	clear(w.pkts) // drop payload references into the arena
 	w.pkts = w.pkts[:0]
@@ -468,18 +496,13 @@ type readEnd struct {
 // file mode (one source) every worker gets every batch, so that timeouts
 // and the merge are independent of the worker count.
 func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work, pool *sync.Pool) readEnd {
-	dec := capture.NewDecoder(s.cfg.Dec)
-	var filt *fileFilter
-	if s.cfg.Live == nil {
-		filt, _ = newFileFilter(s.cfg.FileFilter) // validated in Config.Validate
-	}
+	pump := s.newPump(src)
 	n := len(ins)
 	cur := make([]*work, n)
 	for i := range cur {
 		cur[i] = pool.Get().(*work)
 	}
 	var (
-		pkt      capture.Packet
 		d        capture.Decoded
 		seq      uint64
 		inBatch  int
@@ -509,7 +532,7 @@ func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work,
 				break
 			}
 		}
-		err := src.Next(&pkt)
+		err := pump.next(&d)
 		if errors.Is(err, capture.ErrIdle) {
 			// A quiet live link: hand on what is batched rather than
 			// hold calls back until the batch fills.
@@ -524,12 +547,7 @@ func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work,
 			}
 			break
 		}
-		s.packets.Add(1)
-		s.bytes.Add(uint64(len(pkt.Data)))
-		if !filt.keep(&pkt) {
-			continue
-		}
-		if !dec.Decode(&pkt, &d) || d.Proto != 6 || n == 0 {
+		if n == 0 {
 			continue
 		}
 		w := cur[0]
@@ -564,11 +582,127 @@ func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work,
 	for i := range cur {
 		pool.Put(cur[i])
 	}
-	if errors.Is(readErr, context.Canceled) {
-		readErr = nil
+	return pump.end(readErr, seq, lastIdx, lastTS)
+}
+
+// pump reads one source up to its next decoded TCP packet, counting what it
+// passes over. Both the batched reader and the inline path use it.
+type pump struct {
+	s    *Sensor
+	src  capture.Source
+	dec  *capture.Decoder
+	filt *fileFilter // file mode --filter; nil keeps everything
+	pkt  capture.Packet
+}
+
+func (s *Sensor) newPump(src capture.Source) *pump {
+	p := &pump{s: s, src: src, dec: capture.NewDecoder(s.cfg.Dec)}
+	if s.cfg.Live == nil {
+		p.filt, _ = newFileFilter(s.cfg.FileFilter) // validated in Config.Validate
 	}
-	if filt != nil {
-		s.filtered.Add(filt.dropped)
+	return p
+}
+
+// next fills d with the next TCP packet. Its error ends the input (io.EOF
+// at a clean end), except capture.ErrIdle from a quiet live source.
+// d.Payload is valid until the next call.
+func (p *pump) next(d *capture.Decoded) error {
+	for {
+		if err := p.src.Next(&p.pkt); err != nil {
+			return err
+		}
+		p.s.packets.Add(1)
+		p.s.bytes.Add(uint64(len(p.pkt.Data)))
+		if !p.filt.keep(&p.pkt) {
+			continue
+		}
+		if p.dec.Decode(&p.pkt, d) && d.Proto == 6 {
+			return nil
+		}
 	}
-	return readEnd{stats: dec.Stats(), err: readErr, seq: seq, lastIdx: lastIdx, lastTS: lastTS}
+}
+
+// end is the reader's summary once the input is done.
+func (p *pump) end(err error, seq, lastIdx uint64, lastTS time.Time) readEnd {
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	if p.filt != nil {
+		p.s.filtered.Add(p.filt.dropped)
+	}
+	return readEnd{stats: p.dec.Stats(), err: err, seq: seq, lastIdx: lastIdx, lastTS: lastTS}
+}
+
+// inline reports whether one worker reading files runs in the reader's
+// goroutine (Config.Inline).
+func (s *Sensor) inline() bool {
+	switch s.cfg.Inline {
+	case InlineAlways:
+		return true
+	case InlineNever:
+		return false
+	}
+	return runtime.GOMAXPROCS(0) == 1
+}
+
+// runInline is Run for one worker on one file source: read, reassemble,
+// parse, discover and write in one goroutine. The worker is ticked and its
+// calls emitted at the same packets as on the batched path (every
+// BatchSize TCP packets, then the final flush), so the output is the same.
+func (s *Sensor) runInline(ctx context.Context, src capture.Source, w *worker, inv *discovery.Inventory, sink Sink) (Summary, error) {
+	p := s.newPump(src)
+	o := &output{s: s, inv: inv, sink: sink}
+	var (
+		d       capture.Decoded
+		inBatch int
+		seq     uint64
+		lastIdx uint64
+		lastTS  time.Time
+		readErr error
+	)
+	canceled := ctx.Done()
+	round := func(final bool) {
+		w.cur = lastIdx
+		if final {
+			w.asm.FlushAll(lastTS)
+		} else if !lastTS.IsZero() && lastTS.Sub(w.lastTick) >= w.tick {
+			w.asm.Tick(lastTS)
+			w.lastTick = lastTS
+		}
+		o.emit(w.calls)
+		clear(w.calls) // the sink has them; keep the array, not the calls
+		w.calls = w.calls[:0]
+		seq++
+		inBatch = 0
+	}
+	for {
+		if inBatch == 0 {
+			select {
+			case <-canceled:
+				readErr = ctx.Err()
+			default:
+			}
+			if readErr != nil {
+				break
+			}
+		}
+		if err := p.next(&d); err != nil {
+			if !errors.Is(err, io.EOF) {
+				readErr = err
+			}
+			break
+		}
+		w.cur = d.Index
+		w.asm.Packet(&d) // reads d.Payload during the call only
+		lastIdx, lastTS = d.Index, d.TS
+		if inBatch++; inBatch >= s.cfg.BatchSize {
+			round(false)
+		}
+	}
+	if inBatch > 0 {
+		round(false)
+	}
+	round(true)
+	ends := []readEnd{p.end(readErr, seq, lastIdx, lastTS)}
+	return s.finish(Summary{}, ends, []*worker{w}, nil, inv, sink, o.err)
 }

@@ -151,10 +151,15 @@ func TestDeterministicOutput(t *testing.T) {
 	gc.Packets = 30_000
 	path, _ := writeAPICapture(t, t.TempDir(), gc)
 	var outs [][]byte
-	for _, workers := range []int{1, 2, 2, 3} {
+	runs := []struct {
+		workers int
+		inline  sensor.InlineMode
+	}{{1, sensor.InlineNever}, {1, sensor.InlineAlways}, {2, 0}, {2, 0}, {3, 0}}
+	for _, r := range runs {
 		cfg := testConfig()
 		cfg.Files = []string{path}
-		cfg.Workers = workers
+		cfg.Workers = r.workers
+		cfg.Inline = r.inline
 		cfg.TickEvery = 100 * time.Millisecond
 		outs = append(outs, runToFiles(t, cfg))
 	}
