@@ -204,6 +204,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 
+	gcs := applyGCDefaults()
+	log.Debug("garbage collector (GOGC, GOMEMLIMIT override; 0 = left to them)",
+		zap.Int("gc_percent", gcs.Percent), zap.Int64("memory_limit", gcs.MemLimit))
+
 	if *cpuProfile != "" {
 		pf, err := os.Create(*cpuProfile)
 		if err != nil {
