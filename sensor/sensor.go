@@ -157,14 +157,22 @@ func (w *worker) process(wk *work) []tagged {
 		w.cur = d.Index
 		w.asm.Packet(d)
 	}
-	w.cur = wk.lastIdx
-	if wk.final {
-		w.asm.FlushAll(wk.lastTS)
-	} else if !wk.lastTS.IsZero() && wk.lastTS.Sub(w.lastTick) >= w.tick {
-		w.asm.Tick(wk.lastTS)
-		w.lastTick = wk.lastTS
-	}
+	w.endBatch(wk.lastIdx, wk.lastTS, wk.final)
 	return w.calls
+}
+
+// endBatch closes a dispatch batch whose last packet was lastIdx at
+// lastTS: the idle-timeout sweep when TickEvery of packet time has passed,
+// or at the end of the input (final) the flush of every connection. Calls
+// it completes are tagged with lastIdx.
+func (w *worker) endBatch(lastIdx uint64, lastTS time.Time, final bool) {
+	w.cur = lastIdx
+	if final {
+		w.asm.FlushAll(lastTS)
+	} else if !lastTS.IsZero() && lastTS.Sub(w.lastTick) >= w.tick {
+		w.asm.Tick(lastTS)
+		w.lastTick = lastTS
+	}
 }
 
 // streamFactory adapts the parser to the reassembler's factory interface
@@ -496,20 +504,19 @@ type readEnd struct {
 // file mode (one source) every worker gets every batch, so that timeouts
 // and the merge are independent of the worker count.
 func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work, pool *sync.Pool) readEnd {
-	pump := s.newPump(src)
+	pump := s.newPump(ctx, src)
 	n := len(ins)
 	cur := make([]*work, n)
 	for i := range cur {
 		cur[i] = pool.Get().(*work)
 	}
 	var (
-		d        capture.Decoded
-		seq      uint64
-		inBatch  int
-		lastIdx  uint64
-		lastTS   time.Time
-		readErr  error
-		canceled = ctx.Done()
+		d       capture.Decoded
+		seq     uint64
+		inBatch int
+		lastIdx uint64
+		lastTS  time.Time
+		readErr error
 	)
 	flush := func() {
 		for i := range cur {
@@ -523,12 +530,7 @@ func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work,
 	}
 	for {
 		if inBatch == 0 {
-			select {
-			case <-canceled:
-				readErr = ctx.Err()
-			default:
-			}
-			if readErr != nil {
+			if readErr = pump.stopped(); readErr != nil {
 				break
 			}
 		}
@@ -589,14 +591,15 @@ func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work,
 // passes over. Both the batched reader and the inline path use it.
 type pump struct {
 	s    *Sensor
+	ctx  context.Context
 	src  capture.Source
 	dec  *capture.Decoder
 	filt *fileFilter // file mode --filter; nil keeps everything
 	pkt  capture.Packet
 }
 
-func (s *Sensor) newPump(src capture.Source) *pump {
-	p := &pump{s: s, src: src, dec: capture.NewDecoder(s.cfg.Dec)}
+func (s *Sensor) newPump(ctx context.Context, src capture.Source) *pump {
+	p := &pump{s: s, ctx: ctx, src: src, dec: capture.NewDecoder(s.cfg.Dec)}
 	if s.cfg.Live == nil {
 		p.filt, _ = newFileFilter(s.cfg.FileFilter) // validated in Config.Validate
 	}
@@ -619,6 +622,17 @@ func (p *pump) next(d *capture.Decoded) error {
 		if p.dec.Decode(&p.pkt, d) && d.Proto == 6 {
 			return nil
 		}
+	}
+}
+
+// stopped returns the context's error once the run is canceled. Readers
+// ask between batches.
+func (p *pump) stopped() error {
+	select {
+	case <-p.ctx.Done():
+		return p.ctx.Err()
+	default:
+		return nil
 	}
 }
 
@@ -650,7 +664,7 @@ func (s *Sensor) inline() bool {
 // calls emitted at the same packets as on the batched path (every
 // BatchSize TCP packets, then the final flush), so the output is the same.
 func (s *Sensor) runInline(ctx context.Context, src capture.Source, w *worker, inv *discovery.Inventory, sink Sink) (Summary, error) {
-	p := s.newPump(src)
+	p := s.newPump(ctx, src)
 	o := &output{s: s, inv: inv, sink: sink}
 	var (
 		d       capture.Decoded
@@ -660,15 +674,8 @@ func (s *Sensor) runInline(ctx context.Context, src capture.Source, w *worker, i
 		lastTS  time.Time
 		readErr error
 	)
-	canceled := ctx.Done()
 	round := func(final bool) {
-		w.cur = lastIdx
-		if final {
-			w.asm.FlushAll(lastTS)
-		} else if !lastTS.IsZero() && lastTS.Sub(w.lastTick) >= w.tick {
-			w.asm.Tick(lastTS)
-			w.lastTick = lastTS
-		}
+		w.endBatch(lastIdx, lastTS, final)
 		o.emit(w.calls)
 		clear(w.calls) // the sink has them; keep the array, not the calls
 		w.calls = w.calls[:0]
@@ -677,12 +684,7 @@ func (s *Sensor) runInline(ctx context.Context, src capture.Source, w *worker, i
 	}
 	for {
 		if inBatch == 0 {
-			select {
-			case <-canceled:
-				readErr = ctx.Err()
-			default:
-			}
-			if readErr != nil {
+			if readErr = p.stopped(); readErr != nil {
 				break
 			}
 		}
