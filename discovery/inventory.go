@@ -49,6 +49,7 @@ type Inventory struct {
 	jp            jsonParser
 	shapes        map[methodShape]int // shouldPromote scratch
 	counts        []int64             // shouldPromote scratch
+	lits          []keyedNode         // shouldPromote scratch
 	words         map[string]struct{} // sharedContinuations scratch
 }
 

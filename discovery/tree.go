@@ -575,13 +575,12 @@ func (inv *Inventory) shouldPromote(n *node) bool {
 		// there.
 		return false
 	}
-	distinct := int(n.hll.Estimate())
 	th := inv.cfg.SiblingThreshold
 	// Word-only values (AB, BC, ON; apple, river) get no higher bar: a
 	// promotion that turns out wrong is undone when the names repeat
 	// (noteValue), and until then the calls are few.
 	minThrough := int64(th + th/2)
-	if distinct < th || n.through+1 < minThrough {
+	if n.through+1 < minThrough || int(n.hll.Estimate()) < th { // the estimate costs more
 		return false
 	}
 	singles := 0
@@ -595,24 +594,30 @@ func (inv *Inventory) shouldPromote(n *node) bool {
 	shapes := inv.shapes
 	clear(shapes)
 	withShape := 0
-	counts := inv.counts[:0]
-	for _, c := range n.children {
-		if !c.isParam() {
-			counts = append(counts, c.count)
+	// Calls to fixed busy words (/metrics/top next to /metrics/{service})
+	// and to an existing parameter child say nothing about whether the
+	// other values are data: leave them out of the ratio. One walk of the
+	// children map collects the literals (a map walk costs several times a
+	// slice walk, and this runs per new value at positions of up to
+	// MaxLiteralChildren values).
+	valueCalls := n.through + 1
+	counts, lits := inv.counts[:0], inv.lits[:0]
+	for k, c := range n.children {
+		if c.isParam() {
+			valueCalls -= c.count
+			continue
 		}
+		counts = append(counts, c.count)
+		lits = append(lits, keyedNode{k, c})
 	}
-	inv.counts = counts
 	slices.Sort(counts)
 	median := int64(0)
 	if len(counts) > 0 {
 		median = counts[len(counts)/2]
 	}
-	// Calls to fixed busy words (/metrics/top next to /metrics/{service})
-	// and to an existing parameter child say nothing about whether the
-	// other values are data: leave them out of the ratio.
-	valueCalls := n.through + 1
-	for k, c := range n.children {
-		if c.isParam() || isBusyWord(k, c.count, median) {
+	for _, l := range lits {
+		c := l.n
+		if isBusyWord(l.key, c.count, median) {
 			valueCalls -= c.count
 			continue
 		}
@@ -624,6 +629,8 @@ func (inv *Inventory) shouldPromote(n *node) bool {
 			withShape++
 		}
 	}
+	clear(lits) // hold no nodes past the call
+	inv.counts, inv.lits = counts, lits[:0]
 	// Values that answer with one shared shape are items of one resource:
 	// a looser ratio is enough. Without shapes, only a position where
 	// nearly every call brings a new value is data: early in a capture a
@@ -915,8 +922,15 @@ func (n *node) template() (string, []string) {
 // stays literal when its position becomes a parameter. A name is letters,
 // possibly joined by '-' or '_' (me, best-sellers), with or without a
 // format extension (names.json, names.{format}).
+// keyedNode is a child with its key in the parent's map.
+type keyedNode struct {
+	key string
+	n   *node
+}
+
 func isBusyWord(k string, count, median int64) bool {
-	return isName(k) && count >= 5 && count >= 4*max(median, 1)
+	// The counts first: most values were seen once, and isName scans.
+	return count >= 5 && count >= 4*max(median, 1) && isName(k)
 }
 
 func isName(k string) bool {
