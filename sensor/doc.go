@@ -10,7 +10,15 @@
 //     per connection) and returns the calls a batch produced, tagged with
 //     the index of the packet that completed them;
 //   - the output goroutine (Run's caller goroutine) merges worker results
-//     batch by batch in input order, runs discovery and writes the sinks.
+//     batch by batch in input order, runs discovery and writes the sinks;
+//     with a storage.Files sink the workers already encoded each call's
+//     calls.jsonl line, and the output goroutine only splices in the
+//     template discovery assigned.
+//
+// Inline: one worker reading files on one CPU (Config.Inline) needs none of
+// the above. Run's goroutine then reads, reassembles and parses each packet
+// in place (no arena copy) and, at the same batch boundaries, ticks the
+// worker and emits the batch's calls, so the output is the same.
 //
 // Determinism: in file mode every worker receives every batch (possibly
 // empty), idle timeouts run at batch boundaries on packet time, and the
