@@ -715,12 +715,7 @@ func (c *Conn) onRequest(h *half, start, rest string, fl fieldLines, rx *reqExtr
 		h.st = stChunkSize
 		h.chunkLine = 0
 	case mi.clBad || mi.clDiff:
-		if mi.clDiff {
-			call.Flags |= model.FlagAmbiguousLength
-			c.p.count(ReasonAmbiguousLength)
-		} else {
-			c.p.count(ReasonBadContentLength)
-		}
+		c.badLength(call, &mi)
 		// §6.3(5): unrecoverable framing error; we cannot know where the
 		// next request starts, so look for one.
 		c.endMessage(h, ts)
@@ -761,6 +756,17 @@ func (c *Conn) saveSection(rx *reqExtra, hdrs model.Headers, mi *msgInfo, clean 
 		e.mi.auth = ""
 	}
 	e.ok = true
+}
+
+// badLength counts a Content-Length that is malformed or, in several
+// fields, disagrees with itself; the disagreement is flagged on the call.
+func (c *Conn) badLength(call *model.Call, mi *msgInfo) {
+	if mi.clDiff {
+		call.Flags |= model.FlagAmbiguousLength
+		c.p.count(ReasonAmbiguousLength)
+	} else {
+		c.p.count(ReasonBadContentLength)
+	}
 }
 
 func (c *Conn) startCL(h *half, n int64) {
@@ -993,12 +999,7 @@ func (c *Conn) onResponse(h *half, start, rest string, fl fieldLines, ts time.Ti
 			h.st = stBodyClose
 		}
 	case mi.clBad || mi.clDiff:
-		if mi.clDiff {
-			call.Flags |= model.FlagAmbiguousLength
-			c.p.count(ReasonAmbiguousLength)
-		} else {
-			c.p.count(ReasonBadContentLength)
-		}
+		c.badLength(call, &mi)
 		// §6.3(5) for responses: read until close.
 		h.st = stBodyClose
 	case mi.clSeen:
@@ -1216,12 +1217,8 @@ func (c *Conn) addField(hdrs model.Headers, line string, mi *msgInfo, isReq bool
 // parseCL folds one Content-Length field (possibly a list "5, 5") into mi.
 func parseCL(v string, mi *msgInfo) {
 	for v != "" {
-		part := v
-		if k := strings.IndexByte(v, ','); k >= 0 {
-			part, v = v[:k], v[k+1:]
-		} else {
-			v = ""
-		}
+		var part string
+		part, v, _ = strings.Cut(v, ",")
 		part = strings.TrimSpace(part)
 		if part == "" || len(part) > 18 {
 			mi.clBad = true

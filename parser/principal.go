@@ -243,12 +243,8 @@ func basicUser(cred string) (string, bool) {
 
 func digestUser(cred string) string {
 	for cred != "" {
-		part := cred
-		if i := strings.IndexByte(cred, ','); i >= 0 {
-			part, cred = cred[:i], cred[i+1:]
-		} else {
-			cred = ""
-		}
+		var part string
+		part, cred, _ = strings.Cut(cred, ",")
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if ok && strings.EqualFold(strings.TrimSpace(k), "username") {
 			v = strings.Trim(strings.TrimSpace(v), `"`)
@@ -264,12 +260,8 @@ func digestUser(cred string) string {
 // sessionCookie finds a configured session cookie in one Cookie header.
 func (c *Conn) sessionCookie(h string) (string, bool) {
 	for h != "" {
-		part := h
-		if i := strings.IndexByte(h, ';'); i >= 0 {
-			part, h = h[:i], h[i+1:]
-		} else {
-			h = ""
-		}
+		var part string
+		part, h, _ = strings.Cut(h, ";")
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok || v == "" {
 			continue
