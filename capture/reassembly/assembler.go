@@ -231,11 +231,20 @@ func (a *Assembler) Packet(d *capture.Decoded) {
 	if rst && a.rst(c, dir, d) {
 		return
 	}
-	if c.h[0].finished && c.h[1].finished {
-		a.stats.ClosedFin++
-		a.closed.remember(c, d.TS)
-		a.closeConn(c, d.TS)
+	a.closeIfFinished(c, d.TS)
+}
+
+// closeIfFinished closes c with a tombstone once both directions saw their
+// FIN delivered, so a late retransmit of its data starts no phantom
+// connection (closedSet).
+func (a *Assembler) closeIfFinished(c *conn, ts time.Time) bool {
+	if !c.h[0].finished || !c.h[1].finished {
+		return false
 	}
+	a.stats.ClosedFin++
+	a.closed.remember(c, ts)
+	a.closeConn(c, ts)
+	return true
 }
 
 // isPortReuse reports whether a SYN starts a new connection on a 4-tuple
@@ -516,7 +525,12 @@ func (a *Assembler) buffer(c *conn, dir model.Direction, seq uint32, p []byte, t
 			a.skipTo(c, dir, seq, ts)
 			continue
 		}
-		if c.buffered+need > a.cfg.MaxBufferedPerConn || c.nsegs+pieces > a.cfg.MaxSegmentsPerConn {
+		overTotal := a.stats.BufferedBytes+need > a.cfg.MaxBufferedTotal
+		if c.buffered+need > a.cfg.MaxBufferedPerConn || c.nsegs+pieces > a.cfg.MaxSegmentsPerConn ||
+			overTotal && a.bufHead == c {
+			// This connection's own caps, or it is the oldest buffering
+			// one: skip its own first hole (the other direction's when this
+			// one holds nothing; the caps say one of them holds segments).
 			a.stats.CapGaps++
 			if len(h.segs) > 0 {
 				a.skipTo(c, dir, seq, ts)
@@ -526,27 +540,16 @@ func (a *Assembler) buffer(c *conn, dir model.Direction, seq uint32, p []byte, t
 			}
 			continue
 		}
-		if a.stats.BufferedBytes+need > a.cfg.MaxBufferedTotal {
+		if overTotal {
+			// The global cap: the oldest buffering connection gives way.
 			a.stats.CapGaps++
 			v := a.bufHead
-			if v == c {
-				if len(h.segs) > 0 {
-					a.skipTo(c, dir, seq, ts)
-				} else {
-					o := &c.h[dir.Reverse()]
-					a.skipTo(c, dir.Reverse(), o.segs[0].seq, ts)
-				}
-				continue
-			}
 			vd := model.ClientToServer
 			if len(v.h[vd].segs) == 0 {
 				vd = model.ServerToClient
 			}
 			a.skipTo(v, vd, v.h[vd].segs[0].seq, ts)
-			if v.h[0].finished && v.h[1].finished {
-				a.stats.ClosedFin++
-				a.closeConn(v, ts)
-			}
+			a.closeIfFinished(v, ts)
 			continue
 		}
 		a.continued(c, h, seq+uint32(len(p)))

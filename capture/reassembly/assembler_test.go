@@ -616,3 +616,27 @@ func TestClosedSetCap(t *testing.T) {
 		t.Fatalf("closed %d", a.Stats().ClosedFin)
 	}
 }
+
+// A connection that the total buffer cap finishes (its hole skipped, its
+// buffered FIN delivered) is closed with a tombstone like any other: a late
+// retransmit of its data starts no new connection.
+func TestTotalCapCloseLeavesTombstone(t *testing.T) {
+	a, f := newTest(t, func(c *Config) { c.MaxBufferedTotal = 10 })
+	c1 := newConv(t, a)
+	c1.handshake()
+	c1.c2s(0, 0, fA|fF, "GET")    // client done
+	c1.s2c(2, 4, fA|fF, "XXXXXX") // server data behind a hole, with its FIN
+	c2 := newConv(t, a)
+	c2.cli = mustAP("10.0.0.9:40001")
+	c2.ts = c1.ts
+	c2.handshake()
+	c2.c2s(2, 0, fA, "BBBBBB") // 12 > 10: c1's hole is skipped, c1 finishes
+	if !f.streams[0].closed || a.Stats().ClosedFin != 1 {
+		t.Fatalf("c1 not closed by the cap: closed %v, stats %+v", f.streams[0].closed, a.Stats())
+	}
+	n := len(f.streams)
+	c1.s2c(2, 4, fA, "XXXXXX") // a late retransmit of c1's server data
+	if len(f.streams) != n || a.Stats().LateRetransmits != 1 {
+		t.Fatalf("late retransmit after a cap close: %d streams (want %d), stats %+v", len(f.streams), n, a.Stats())
+	}
+}
