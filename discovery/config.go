@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/apisensor/apisensor/model"
 )
 
 // SpecInput names one spec file and, optionally, the host it applies to.
@@ -27,7 +29,7 @@ func ParseSpecArg(s string) (SpecInput, error) {
 		if host == "" || path == "" {
 			return SpecInput{}, fmt.Errorf("parse --spec %q: want host=file", s)
 		}
-		return SpecInput{Host: normHost(host), Path: path}, nil
+		return SpecInput{Host: model.NormHost(host), Path: path}, nil
 	}
 	return SpecInput{Path: s}, nil
 }
@@ -142,43 +144,4 @@ type Stats struct {
 	FindingsDropped   int64
 	BodyErrors        int64 // bodies that failed to decode (counted, not fatal)
 	CounterResyncs    int64 // endpoint counters found out of step with the tree and corrected (should stay 0)
-}
-
-// normHost lower-cases a host and drops a default port.
-func normHost(h string) string {
-	if normalHost(h) {
-		return h
-	}
-	h = strings.ToLower(strings.TrimSpace(h))
-	h = strings.TrimSuffix(h, ".")
-	if strings.HasSuffix(h, ":80") || strings.HasSuffix(h, ":443") {
-		if i := strings.LastIndexByte(h, ':'); i > 0 && !strings.HasSuffix(h[:i], ":") {
-			h = h[:i]
-		}
-	}
-	return h
-}
-
-// normalHost reports a host normHost leaves as it is: ASCII without upper
-// case, no space or dot to trim at the ends, no default port to drop. Hosts
-// nearly always arrive so; one scan replaces TrimSpace, ToLower and the
-// suffix checks on every call.
-func normalHost(h string) bool {
-	if h == "" {
-		return true
-	}
-	for i := 0; i < len(h); i++ {
-		if c := h[i]; c >= 0x80 || (c >= 'A' && c <= 'Z') {
-			return false
-		}
-	}
-	switch h[0] {
-	case ' ', '\t', '\n', '\v', '\f', '\r':
-		return false
-	}
-	switch h[len(h)-1] {
-	case ' ', '\t', '\n', '\v', '\f', '\r', '.':
-		return false
-	}
-	return !strings.HasSuffix(h, ":80") && !strings.HasSuffix(h, ":443")
 }

@@ -227,7 +227,7 @@ func (inv *Inventory) Observe(c *model.Call) []model.Finding {
 	inv.stats.Calls++
 	inv.callStack = false
 	c.Template = ""
-	host := normHost(c.Host)
+	host := model.NormHost(c.Host)
 	if host == "" && c.Dst.IsValid() {
 		host = c.Dst.Addr().String()
 	}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/apisensor/apisensor/model"
 	"github.com/getkin/kin-openapi/openapi2"
 	"github.com/getkin/kin-openapi/openapi2conv"
 	"github.com/getkin/kin-openapi/openapi3"
@@ -337,7 +338,7 @@ func serverTargets(servers openapi3.Servers) []serverTarget {
 		if base == "/" {
 			base = ""
 		}
-		out = append(out, serverTarget{host: normHost(host), base: base})
+		out = append(out, serverTarget{host: model.NormHost(host), base: base})
 	}
 	return out
 }

@@ -170,3 +170,33 @@ func TestSpecProbe(t *testing.T) {
 		t.Errorf("unquoted swagger 2.0: %v", err)
 	}
 }
+
+// A spec server with a port (http://api.local:8080) applies to the host the
+// parser reports for that traffic: Call.Host never carries a port.
+func TestSpecServerWithPort(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "port.yaml")
+	spec := "openapi: 3.0.3\ninfo: {title: t, version: '1'}\nservers: [{url: 'http://API.local:8080/'}]\n" +
+		"paths:\n  /users:\n    get:\n      responses: {'200': {description: ok}}\n"
+	if err := os.WriteFile(f, []byte(spec), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inv := newInv(t, func(c *Config) { c.Specs = []SpecInput{{Path: f}} })
+	inv.Observe(call(0, "api.local", "GET", "/users", 200, `{}`))
+	inv.Observe(call(1, "api.local", "GET", "/other", 200, `{}`))
+	eps := inv.Endpoints()
+	if e := endpointByTemplate(eps, "api.local", "GET", "/users"); e == nil || e.State != model.StateDocumented {
+		t.Errorf("/users: %+v", e)
+	}
+	if e := endpointByTemplate(eps, "api.local", "GET", "/other"); e == nil || e.State != model.StateShadow {
+		t.Errorf("/other: %+v", e)
+	}
+	for _, e := range eps {
+		if e.Host != "api.local" {
+			t.Errorf("endpoint on host %q: the spec's host was not normalised like the calls'", e.Host)
+		}
+	}
+	in, err := ParseSpecArg("API.local:8080=" + f)
+	if err != nil || in.Host != "api.local" {
+		t.Errorf("ParseSpecArg host %q, %v; want api.local", in.Host, err)
+	}
+}

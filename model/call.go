@@ -199,7 +199,7 @@ type Call struct {
 	Src, Dst netip.AddrPort
 	Tunnel   uint64
 
-	Host     string // Host header (or absolute-form authority), port stripped only for IPv6 brackets
+	Host     string // Host header (or absolute-form authority) in NormHost form: no port, lower case
 	Method   string
 	URI      string // request-target as sent
 	Path     string // path part of URI, not decoded

@@ -822,7 +822,7 @@ func (c *Conn) fillTarget(call *model.Call, mi *msgInfo) {
 	default:
 		c.splitPathQuery(call, uri)
 	}
-	call.Host = normHost(host)
+	call.Host = model.NormHost(host)
 }
 
 func (c *Conn) splitPathQuery(call *model.Call, u string) {
@@ -834,28 +834,6 @@ func (c *Conn) splitPathQuery(call *model.Call, u string) {
 		return
 	}
 	call.Path = u
-}
-
-// normHost lowercases and strips the port; IPv6 keeps its brackets.
-func normHost(h string) string {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return ""
-	}
-	if h[0] == '[' {
-		if i := strings.IndexByte(h, ']'); i > 0 {
-			h = h[:i+1]
-		}
-	} else if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.IndexByte(h[:i], ':') < 0 {
-		h = h[:i]
-	}
-	h = strings.TrimSuffix(h, ".")
-	for i := 0; i < len(h); i++ {
-		if ch := h[i]; ch >= 'A' && ch <= 'Z' {
-			return strings.ToLower(h)
-		}
-	}
-	return h
 }
 
 // enqueue adds a request waiting for its response, bounding the queue.
