@@ -320,8 +320,12 @@ func (c *Conn) redactQuery(call *model.Call) (name, val string) {
 		return name, val
 	}
 	newQ := string(out)
-	if i := strings.Index(call.URI, call.Query); i >= 0 {
-		call.URI = call.URI[:i] + newQ + call.URI[i+len(call.Query):]
+	// The query is what follows the URI's first '?' (splitPathQuery; no
+	// authority or path can hold one before it). Searching for the query's
+	// text instead found a copy of it in the path ("/api_key=S?api_key=S")
+	// and left the secret in the query.
+	if k := strings.IndexByte(call.URI, '?') + 1; k > 0 && strings.HasPrefix(call.URI[k:], call.Query) {
+		call.URI = call.URI[:k] + newQ + call.URI[k+len(call.Query):]
 	}
 	call.Query = newQ
 	return name, val

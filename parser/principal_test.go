@@ -132,6 +132,14 @@ func TestPrincipalAPIKeys(t *testing.T) {
 	want(t, "uri redacted", c.URI, "/v1/items?page=2&API_KEY=[redacted]&x=1")
 	want(t, "query redacted", c.Query, "page=2&API_KEY=[redacted]&x=1")
 	noSecret(t, c, "Q-998877")
+
+	// The query's text also in the path: the query is redacted, the path
+	// (not a parameter) is left as sent.
+	for _, target := range []string{"/x/api_key=S9?api_key=S9", "http://h/api_key=S9?api_key=S9"} {
+		c = reqCall(t, testConfig(), defMeta(), "GET "+target+" HTTP/1.1\r\nHost: h\r\n\r\n")
+		want(t, "query redacted", c.Query, "api_key=[redacted]")
+		want(t, "uri redacted", c.URI, strings.TrimSuffix(target, "S9")+"[redacted]")
+	}
 }
 
 func TestPrincipalSessionCookie(t *testing.T) {
