@@ -48,9 +48,11 @@ type Sensor struct {
 	calls   atomic.Uint64
 	// filtered counts packets a file-mode --filter dropped.
 	filtered atomic.Uint64
-	files    *capture.FileSource // for Progress; nil in live mode
-	liveMu   sync.Mutex
-	live     []*capture.LiveSource // for Progress; nil in file mode
+	// fileDone and fileTotal are the file reader's progress, published by
+	// the reader goroutine (FileSource is not safe for concurrent use).
+	fileDone, fileTotal atomic.Int64
+	liveMu              sync.Mutex
+	live                []*capture.LiveSource // for Progress; nil in file mode
 }
 
 // New checks cfg; sources are opened by Run.
@@ -78,9 +80,7 @@ func (s *Sensor) Live() bool { return s.cfg.Live != nil }
 // Progress reads the live counters.
 func (s *Sensor) Progress() Progress {
 	p := Progress{Packets: s.packets.Load(), Bytes: s.bytes.Load(), Calls: s.calls.Load()}
-	if f := s.files; f != nil {
-		p.FileDone, p.FileTotal = f.Progress()
-	}
+	p.FileDone, p.FileTotal = s.fileDone.Load(), s.fileTotal.Load()
 	s.liveMu.Lock()
 	for _, l := range s.live {
 		if ks, err := l.Stats(); err == nil {
@@ -247,7 +247,7 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 		if err != nil {
 			return sum, err
 		}
-		s.files = f
+		s.publishProgress(f)
 		sources = append(sources, f)
 	}
 	defer func() {
@@ -593,6 +593,8 @@ type pump struct {
 	s    *Sensor
 	ctx  context.Context
 	src  capture.Source
+	file *capture.FileSource // src in file mode, for progress; nil live
+	n    uint32              // packets since the progress was last published
 	dec  *capture.Decoder
 	filt *fileFilter // file mode --filter; nil keeps everything
 	pkt  capture.Packet
@@ -600,6 +602,7 @@ type pump struct {
 
 func (s *Sensor) newPump(ctx context.Context, src capture.Source) *pump {
 	p := &pump{s: s, ctx: ctx, src: src, dec: capture.NewDecoder(s.cfg.Dec)}
+	p.file, _ = src.(*capture.FileSource)
 	if s.cfg.Live == nil {
 		p.filt, _ = newFileFilter(s.cfg.FileFilter) // validated in Config.Validate
 	}
@@ -616,6 +619,10 @@ func (p *pump) next(d *capture.Decoded) error {
 		}
 		p.s.packets.Add(1)
 		p.s.bytes.Add(uint64(len(p.pkt.Data)))
+		if p.n++; p.n == progressEvery {
+			p.n = 0
+			p.s.publishProgress(p.file)
+		}
 		if !p.filt.keep(&p.pkt) {
 			continue
 		}
@@ -623,6 +630,21 @@ func (p *pump) next(d *capture.Decoded) error {
 			return nil
 		}
 	}
+}
+
+// progressEvery is how many packets pass between two progress updates
+// of the file position (a progress line redraws a few times a second).
+const progressEvery = 4096
+
+// publishProgress makes f's position visible to Progress; called on the
+// goroutine that reads f (nil f: live, nothing to publish).
+func (s *Sensor) publishProgress(f *capture.FileSource) {
+	if f == nil {
+		return
+	}
+	done, total := f.Progress()
+	s.fileDone.Store(done)
+	s.fileTotal.Store(total)
 }
 
 // stopped returns the context's error once the run is canceled. Readers
@@ -644,6 +666,7 @@ func (p *pump) end(err error, seq, lastIdx uint64, lastTS time.Time) readEnd {
 	if p.filt != nil {
 		p.s.filtered.Add(p.filt.dropped)
 	}
+	p.s.publishProgress(p.file)
 	return readEnd{stats: p.dec.Stats(), err: err, seq: seq, lastIdx: lastIdx, lastTS: lastTS}
 }
 
