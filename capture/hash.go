@@ -1,18 +1,32 @@
 package capture
 
-import "math/bits"
+import (
+	"math/bits"
+	"net/netip"
+)
 
 // Hash returns a flow hash for sharding: equal for both directions of a
 // connection (A and B may be given in either order), different tunnels
 // give different values, and the output is fully mixed so that taking it
 // modulo a small worker count spreads sequential ports evenly.
 func (k FlowKey) Hash() uint64 {
-	ha := endpointHash(k.A.Addr().As16(), k.A.Port())
-	hb := endpointHash(k.B.Addr().As16(), k.B.Port())
+	return flowHash(k.Tunnel, k.A.Addr(), k.A.Port(), k.B.Addr(), k.B.Port())
+}
+
+// Hash is the packet's flow hash, Key().Hash() without building the
+// canonically ordered key: the hash orders the endpoints itself. The
+// dispatcher calls it for every packet.
+func (d *Decoded) Hash() uint64 {
+	return flowHash(d.Tunnel, d.Src, d.SrcPort, d.Dst, d.DstPort)
+}
+
+func flowHash(tunnel uint64, a netip.Addr, ap uint16, b netip.Addr, bp uint16) uint64 {
+	ha := endpointHash(a.As16(), ap)
+	hb := endpointHash(b.As16(), bp)
 	if ha > hb {
 		ha, hb = hb, ha
 	}
-	return mix64(ha ^ bits.RotateLeft64(hb, 29)*0x9e3779b97f4a7c15 ^ mix64(k.Tunnel+0x632be59bd9b4e019))
+	return mix64(ha ^ bits.RotateLeft64(hb, 29)*0x9e3779b97f4a7c15 ^ mix64(tunnel+0x632be59bd9b4e019))
 }
 
 func endpointHash(a [16]byte, port uint16) uint64 {

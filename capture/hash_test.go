@@ -51,3 +51,18 @@ func TestFlowKeyHashSpread(t *testing.T) {
 		}
 	}
 }
+
+// Decoded.Hash is the hash of the packet's flow key, in both directions.
+func TestDecodedHashIsKeyHash(t *testing.T) {
+	addrs := []string{"10.0.0.1", "10.0.0.2", "2001:db8::1", "2001:db8::2"}
+	for i, sa := range addrs {
+		for j, da := range addrs {
+			d := Decoded{Tunnel: uint64(i * j), Src: netip.MustParseAddr(sa), Dst: netip.MustParseAddr(da),
+				SrcPort: uint16(40000 + i), DstPort: uint16(80 + j)}
+			k, _ := d.Key()
+			if d.Hash() != k.Hash() {
+				t.Fatalf("%s -> %s: Decoded.Hash %x, Key().Hash %x", sa, da, d.Hash(), k.Hash())
+			}
+		}
+	}
+}
