@@ -20,7 +20,7 @@ const (
 	StageAll        Stage = iota // the full pipeline
 	StageDecode                  // read and decode packets only
 	StageReassemble              // + TCP reassembly
-	StageParse                   // + HTTP parsing (no discovery, no output)
+	StageParse                   // + HTTP parsing: calls.jsonl, no discovery
 )
 
 // ParseStage maps the --stop-after words.

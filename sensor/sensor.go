@@ -95,7 +95,6 @@ func (s *Sensor) Progress() Progress {
 // work is one worker's share of one dispatch batch. The payloads of pkts
 // point into arena.
 type work struct {
-	seq     uint64
 	pkts    []capture.Decoded
 	arena   []byte
 	lines   []byte    // the batch's calls encoded by the worker (EncodingSink)
@@ -111,7 +110,6 @@ type tagged struct {
 }
 
 type result struct {
-	seq   uint64
 	calls []tagged
 	w     *work // returned to the pool by the merger
 }
@@ -314,7 +312,7 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 			for wk := range ins[i] {
 				calls := w.process(wk)
 				w.encode(wk, calls)
-				out <- &result{seq: wk.seq, calls: calls, w: wk}
+				out <- &result{calls: calls, w: wk}
 			}
 			if ordered {
 				close(out)
@@ -336,7 +334,6 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 		rwg.Wait()
 		var last readEnd
 		for _, e := range ends {
-			last.seq = max(last.seq, e.seq)
 			last.lastIdx = max(last.lastIdx, e.lastIdx)
 			if e.lastTS.After(last.lastTS) {
 				last.lastTS = e.lastTS
@@ -344,7 +341,7 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 		}
 		for _, in := range ins {
 			w := pool.Get().(*work)
-			w.seq, w.lastIdx, w.lastTS, w.final = last.seq, last.lastIdx, last.lastTS, true
+			w.lastIdx, w.lastTS, w.final = last.lastIdx, last.lastTS, true
 			in <- w
 			close(in)
 		}
@@ -495,7 +492,6 @@ func compareTagged(a, b tagged) int {
 type readEnd struct {
 	stats   capture.DecodeStats
 	err     error
-	seq     uint64 // batches sent
 	lastIdx uint64
 	lastTS  time.Time
 }
@@ -512,7 +508,6 @@ func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work,
 	}
 	var (
 		d       capture.Decoded
-		seq     uint64
 		inBatch int
 		lastIdx uint64
 		lastTS  time.Time
@@ -521,11 +516,10 @@ func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work,
 	flush := func() {
 		for i := range cur {
 			w := cur[i]
-			w.seq, w.lastIdx, w.lastTS = seq, lastIdx, lastTS
+			w.lastIdx, w.lastTS = lastIdx, lastTS
 			ins[i] <- w
 			cur[i] = pool.Get().(*work)
 		}
-		seq++
 		inBatch = 0
 	}
 	for {
@@ -581,7 +575,7 @@ func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work,
 	for i := range cur {
 		pool.Put(cur[i])
 	}
-	return pump.end(readErr, seq, lastIdx, lastTS)
+	return pump.end(readErr, lastIdx, lastTS)
 }
 
 // pump reads one source up to its next decoded TCP packet, counting what it
@@ -656,7 +650,7 @@ func (p *pump) stopped() error {
 }
 
 // end is the reader's summary once the input is done.
-func (p *pump) end(err error, seq, lastIdx uint64, lastTS time.Time) readEnd {
+func (p *pump) end(err error, lastIdx uint64, lastTS time.Time) readEnd {
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
@@ -664,7 +658,7 @@ func (p *pump) end(err error, seq, lastIdx uint64, lastTS time.Time) readEnd {
 		p.s.filtered.Add(p.filt.dropped)
 	}
 	p.s.publishProgress(p.file)
-	return readEnd{stats: p.dec.Stats(), err: err, seq: seq, lastIdx: lastIdx, lastTS: lastTS}
+	return readEnd{stats: p.dec.Stats(), err: err, lastIdx: lastIdx, lastTS: lastTS}
 }
 
 // inline reports whether one worker reading files runs in the reader's
@@ -689,7 +683,6 @@ func (s *Sensor) runInline(ctx context.Context, src capture.Source, w *worker, i
 	var (
 		d       capture.Decoded
 		inBatch int
-		seq     uint64
 		lastIdx uint64
 		lastTS  time.Time
 		readErr error
@@ -699,7 +692,6 @@ func (s *Sensor) runInline(ctx context.Context, src capture.Source, w *worker, i
 		o.emit(w.calls)
 		clear(w.calls) // the sink has them; keep the array, not the calls
 		w.calls = w.calls[:0]
-		seq++
 		inBatch = 0
 	}
 	for {
@@ -725,6 +717,6 @@ func (s *Sensor) runInline(ctx context.Context, src capture.Source, w *worker, i
 		round(false)
 	}
 	round(true)
-	ends := []readEnd{p.end(readErr, seq, lastIdx, lastTS)}
+	ends := []readEnd{p.end(readErr, lastIdx, lastTS)}
 	return s.finish(Summary{}, ends, []*worker{w}, nil, inv, sink, o.err)
 }

@@ -54,7 +54,6 @@ type Files struct {
 	calls *os.File // nil when writing to Stdout
 	w     *bufio.Writer
 	line  []byte
-	n     int64
 }
 
 // NewFiles creates the output directory and opens calls.jsonl for writing.
@@ -86,12 +85,10 @@ func NewFiles(cfg FilesConfig) (*Files, error) {
 
 // WriteCall appends one line to calls.jsonl.
 func (f *Files) WriteCall(c *model.Call) error {
-	f.line = AppendCallJSON(f.line[:0], c)
-	f.line = append(f.line, '\n')
+	f.line = f.EncodeCall(f.line[:0], c)
 	if _, err := f.w.Write(f.line); err != nil {
 		return fmt.Errorf("write %s: %w", f.callsName(), err)
 	}
-	f.n++
 	return nil
 }
 
@@ -126,12 +123,8 @@ func (f *Files) WriteEncoded(c *model.Call, line []byte) error {
 	if _, err := f.w.Write(line); err != nil {
 		return fmt.Errorf("write %s: %w", f.callsName(), err)
 	}
-	f.n++
 	return nil
 }
-
-// Calls is the number of calls written.
-func (f *Files) Calls() int64 { return f.n }
 
 func (f *Files) callsName() string {
 	if f.calls == nil {
