@@ -45,11 +45,10 @@ type half struct {
 
 	// Undecided prefix: the first bytes of a direction (or of a tunnel) are
 	// held here until they can be classified as request, response or neither.
-	pre    [32]byte
-	npre   int
-	preTS  time.Time
-	seen   bool // classified at least once
-	nonHTP bool // first bytes were not HTTP
+	pre   [32]byte
+	npre  int
+	preTS time.Time
+	seen  bool // classified at least once
 
 	// Header/trailer block accumulation when a block spans Data calls.
 	buf       []byte
@@ -59,9 +58,8 @@ type half struct {
 	v09       bool // start line had no HTTP version (GET only)
 	// Offsets of the start line's parts found when head validated it
 	// (requestLineIdx or statusLineIdx results), so onHead does not split
-	// the line again; slOK says they belong to the current block.
-	sl   [5]int
-	slOK bool
+	// the line again.
+	sl [5]int
 	// bodyHint is room for a Content-Length body allocated together with the
 	// header block's string (onHead); startCL takes it when the size matches.
 	bodyHint  []byte
@@ -75,7 +73,6 @@ type half struct {
 	body     *model.Body
 	bodyBuf  *[]byte // pooled buffer for bodies of unknown length
 	rem      int64
-	gapFlag  model.CallFlags
 	probed09 bool // the reply to HTTP/0.9 was classified once
 	noStore  bool // a gap punched a hole: keep counting, stop storing
 
@@ -222,7 +219,6 @@ func (c *Conn) classify(h *half, b []byte, ts time.Time) bool {
 		if !h.isReq && c.decided && (len(c.q) > 0 || c.reqHalf().v09Pending()) {
 			return true
 		}
-		h.nonHTP = true
 		c.abandon()
 		return false
 	}
@@ -418,7 +414,6 @@ func (c *Conn) respProbe(h *half, b []byte, ts time.Time) []byte {
 	h.call = t.call
 	h.call.RespTS = h.preTS
 	h.body = &h.call.RespBody
-	h.gapFlag = model.FlagRespGap
 	h.st = stBodyClose
 	c.bodyWrite(h, tmp[:k])
 	return b
@@ -452,7 +447,6 @@ func (c *Conn) beginHead(h *half, ts time.Time, probe int) {
 	h.lineStart = 0
 	h.lines = 0
 	h.v09 = false
-	h.slOK = false
 	h.probe = probe
 	h.msgTS = ts
 }

@@ -87,17 +87,8 @@ func isHTTP1Version[T ~string | ~[]byte](v T) bool {
 	return true
 }
 
-// splitStatusLine splits "HTTP/1.x SP code [SP reason]".
-func splitStatusLine[T ~string | ~[]byte](line T) (version, code, reason T, ok bool) {
-	v, cs, ce, rs, ok := statusLineIdx(line)
-	if !ok {
-		return
-	}
-	return line[:v], line[cs:ce], line[rs:], true
-}
-
-// statusLineIdx is splitStatusLine as offsets: version line[:v], code
-// line[cs:ce], reason line[rs:].
+// statusLineIdx splits "HTTP/1.x SP code [SP reason]" as offsets: version
+// line[:v], code line[cs:ce], reason line[rs:].
 func statusLineIdx[T ~string | ~[]byte](line T) (v, cs, ce, rs int, ok bool) {
 	i := 0
 	for i < len(line) && line[i] != ' ' {
@@ -159,7 +150,6 @@ func isKnownMethod(m []byte) bool {
 // startLineOK validates the first line of a block and notes a versionless
 // request (HTTP/0.9 candidate).
 func (c *Conn) startLineOK(h *half, line []byte) bool {
-	h.slOK = false
 	if h.isReq {
 		mi, ts, te, vs, ve, ok := requestLineIdx(line)
 		if !ok {
@@ -178,7 +168,6 @@ func (c *Conn) startLineOK(h *half, line []byte) bool {
 			return false
 		}
 		h.sl = [5]int{mi, ts, te, vs, ve}
-		h.slOK = true
 		return true
 	}
 	v, cs, ce, rs, ok := statusLineIdx(line)
@@ -191,7 +180,6 @@ func (c *Conn) startLineOK(h *half, line []byte) bool {
 		}
 	}
 	h.sl = [5]int{v, cs, ce, rs}
-	h.slOK = true
 	return true
 }
 
@@ -226,7 +214,6 @@ type msgInfo struct {
 	cl                    int64
 	clSeen, clBad, clDiff bool
 	teSeen, chunked       bool
-	upgrade               bool
 }
 
 func (c *Conn) clientAddr() netip.AddrPort {
@@ -450,7 +437,6 @@ func (c *Conn) onHead(h *half, block []byte, ends []int32, ts time.Time) {
 	} else {
 		fl.n = strings.Count(rest, "\n")
 	}
-	h.gapFlag = gapFlagFor(h)
 	if h.isReq {
 		c.onRequest(h, start, rest, fl, &rx, ts)
 	} else {
@@ -480,7 +466,7 @@ func (c *Conn) prescan(h *half, block []byte, ends []int32) (hint, cs, ce, vs, v
 	if ends == nil {
 		return
 	}
-	wantHint := max > 0 && h.slOK
+	wantHint := max > 0
 	wantAuth := h.isReq && !c.p.noAuthCut && !c.p.plain
 	if wantHint {
 		if h.isReq {
@@ -627,22 +613,12 @@ func reuseFields(fields []model.Header, n int, dst []model.Header) model.Headers
 	return hdrs
 }
 
-// onRequest parses a request head; rx is nil or says how onHead prepared
-// the block.
+// onRequest parses a request head; rx says how onHead prepared the block.
+// The start line was split by startLineOK (h.sl): a head reaches onHead
+// only after its first line passed it.
 func (c *Conn) onRequest(h *half, start, rest string, fl fieldLines, rx *reqExtra, ts time.Time) {
-	var method, target, version string
-	if h.slOK {
-		x := &h.sl
-		method, target, version = start[:x[0]], start[x[1]:x[2]], start[x[3]:x[4]]
-	} else {
-		var ok bool
-		method, target, version, ok = splitRequestLine(start)
-		if !ok { // validated before; defensive
-			c.p.count(ReasonBadRequestLine)
-			c.enterResync(h, false)
-			return
-		}
-	}
+	x := &h.sl
+	method, target, version := start[:x[0]], start[x[1]:x[2]], start[x[3]:x[4]]
 	c.p.st.requests.Add(1)
 	room := respHeadroom
 	if c.respFields > 0 {
@@ -661,7 +637,7 @@ func (c *Conn) onRequest(h *half, start, rest string, fl fieldLines, rx *reqExtr
 	}
 	var mi msgInfo
 	var hdrs model.Headers
-	if rx != nil && rx.reuse {
+	if rx.reuse {
 		c.reqSec.misses = 0
 		mi = c.reqSec.mi
 		if rx.auth != "" {
@@ -669,11 +645,9 @@ func (c *Conn) onRequest(h *half, start, rest string, fl fieldLines, rx *reqExtr
 		}
 		hdrs = reuseFields(c.reqSec.hdrs, fl.n, spare)
 	} else {
-		if rx != nil {
-			mi.auth = rx.auth // addField keeps the first Authorization value
-		}
+		mi.auth = rx.auth // addField keeps the first Authorization value
 		hdrs = c.parseFields(rest, fl, spare, &mi, true, &call.Flags)
-		if rx != nil && rx.raw != nil {
+		if rx.raw != nil {
 			c.saveSection(rx, hdrs, &mi, call.Flags&model.FlagBadHeader == 0)
 		}
 	}
@@ -861,18 +835,7 @@ func (c *Conn) enqueue(call *model.Call, spare []model.Header) {
 }
 
 func (c *Conn) onResponse(h *half, start, rest string, fl fieldLines, ts time.Time) {
-	var codeS, reason string
-	if h.slOK {
-		codeS, reason = start[h.sl[1]:h.sl[2]], start[h.sl[3]:]
-	} else {
-		var ok bool
-		_, codeS, reason, ok = splitStatusLine(start)
-		if !ok {
-			c.p.count(ReasonBadStatusLine)
-			c.enterResync(h, false)
-			return
-		}
-	}
+	codeS, reason := start[h.sl[1]:h.sl[2]], start[h.sl[3]:] // split by startLineOK
 	code, numeric := threeDigits(codeS)
 	var mi msgInfo
 	var flags model.CallFlags
@@ -939,7 +902,6 @@ func (c *Conn) onResponse(h *half, start, rest string, fl fieldLines, ts time.Ti
 	h.call = call
 	h.body = &call.RespBody
 	h.noStore = false
-	h.gapFlag = model.FlagRespGap
 
 	switch {
 	case numeric && code == 101 && call.ReqHeaders.Has("Upgrade"):
@@ -1129,10 +1091,6 @@ func (c *Conn) addField(hdrs model.Headers, line string, mi *msgInfo, isReq bool
 				mi.ncookie++
 			}
 			val = redacted
-		}
-	case 7:
-		if name == "Upgrade" || strings.EqualFold(name, "Upgrade") {
-			mi.upgrade = true
 		}
 	case 10:
 		if isReq && (name == "User-Agent" || strings.EqualFold(name, "User-Agent")) && mi.ua == "" {
