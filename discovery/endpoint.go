@@ -89,7 +89,6 @@ type findingState struct {
 	ips         []netip.Addr // sorted, capped
 	reasons     map[string]string
 	seen        uint32 // reason bits (r*) known to be in reasons
-	lastEmitted int64
 }
 
 // endpoint is one (host, method, template) and everything learned about it.
@@ -120,6 +119,9 @@ type endpoint struct {
 
 	tmpl    string
 	tmplGen uint64
+	// newer is the documented operation this endpoint is an older version
+	// of, found with tmpl (nil: none).
+	newer *specOp
 
 	findings [numKinds]*findingState
 }

@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -475,15 +476,17 @@ func isText(ct string) bool {
 		strings.Contains(ct, "javascript") || ct == "application/x-www-form-urlencoded"
 }
 
-var stackMarkers = [...]string{
-	"Traceback (most recent call last)", "Exception in thread \"", "\tat java.", "\n\tat ", "goroutine 1 [running]",
-	"panic: runtime error", "System.NullReferenceException", "   at System.", ".php on line ", "node_modules/",
+var stackMarkers = [...][]byte{
+	[]byte("Traceback (most recent call last)"), []byte("Exception in thread \""), []byte("\tat java."),
+	[]byte("\n\tat "), []byte("goroutine 1 [running]"), []byte("panic: runtime error"),
+	[]byte("System.NullReferenceException"), []byte("   at System."), []byte(".php on line "), []byte("node_modules/"),
 }
 
+// hasStackTrace searches the body in place: a string conversion copied up
+// to ScanBytes of every sampled body.
 func hasStackTrace(b []byte) bool {
-	s := string(b)
 	for _, m := range stackMarkers {
-		if strings.Contains(s, m) {
+		if bytes.Contains(b, m) {
 			return true
 		}
 	}
@@ -500,10 +503,11 @@ func (inv *Inventory) template(e *endpoint) string {
 	}
 	t, _ := e.node.template()
 	// An older version of a documented path takes the spec's parameter names.
-	if old := inv.newerDocumented(e.host, t, e.method); old != nil {
+	old := inv.newerDocumented(e.host, t, e.method)
+	if old != nil {
 		t = renameParams(t, old.params)
 	}
-	e.tmpl, e.tmplGen = t, e.host.gen+1
+	e.tmpl, e.tmplGen, e.newer = t, e.host.gen+1, old
 	return t
 }
 
@@ -562,7 +566,9 @@ func (inv *Inventory) state(e *endpoint) model.EndpointState {
 		}
 		return model.StateDocumented
 	}
-	if inv.newerDocumented(h, inv.template(e), e.method) != nil && e.ok2xx > 0 {
+	// template() found the newer operation with the template, and keeps it
+	// until the template changes: state runs on every call.
+	if inv.template(e); e.newer != nil && e.ok2xx > 0 {
 		return model.StateZombie
 	}
 	return model.StateShadow
@@ -640,7 +646,6 @@ func (inv *Inventory) bump(e *endpoint, c *model.Call, k int, emit bool, out []m
 	}
 	f.addIP(c.ClientIP, inv.cfg.MaxFindingIPs)
 	if emit || f.count&(f.count-1) == 0 {
-		f.lastEmitted = f.count
 		out = append(out, inv.finding(e, k))
 	}
 	return out
@@ -659,7 +664,8 @@ func (inv *Inventory) callFindings(e *endpoint, c *model.Call, found uint16) []m
 		if e.specNode == nil {
 			bit, reason, detail = rOldVersion, "old_version", ""
 			if !known(e, kZombie, bit, model.SeverityHigh) { // mark ignores the detail of a known reason
-				detail = "older version of " + inv.newerDocumented(e.host, inv.template(e), e.method).tmpl
+				inv.template(e)
+				detail = "older version of " + e.newer.tmpl
 			}
 		}
 		emit := inv.mark(e, c, kZombie, model.SeverityHigh, bit, reason, detail)

@@ -156,7 +156,6 @@ type specOp struct {
 	tmpl       string // base path + path template
 	method     string
 	deprecated bool
-	op         *openapi3.Operation
 	params     []string // path parameter names in order
 	nodeTmpl   string   // template of the spec tree node it lives on (shared by same-shape paths)
 }
@@ -389,7 +388,7 @@ func addSpec(specs map[string]*hostSpec, doc *openapi3.T, in SpecInput) int {
 				if tmpl != "/" {
 					tmpl = strings.TrimRight(tmpl, "/")
 				}
-				so := &specOp{file: in.Path, tmpl: tmpl, method: strings.ToUpper(m), deprecated: op.Deprecated, op: op}
+				so := &specOp{file: in.Path, tmpl: tmpl, method: strings.ToUpper(m), deprecated: op.Deprecated}
 				for _, s := range splitPath(tmpl, nil) {
 					if i := strings.IndexByte(s, '{'); i >= 0 {
 						j := strings.LastIndexByte(s, '}')
