@@ -467,7 +467,7 @@ func (d *Decoder) ipv4(b []byte) result {
 			return resTruncated
 		}
 		id := uint32(binary.BigEndian.Uint16(b[4:6]))
-		full, r := d.frag.add(d, fragKey{src: src, dst: dst, id: id, proto: proto}, int(ff&0x1fff)*8, ff&0x2000 != 0, payload, false)
+		full, _, r := d.frag.add(d, fragKey{src: src, dst: dst, id: id, proto: proto}, int(ff&0x1fff)*8, ff&0x2000 != 0, payload, proto)
 		if r != resOK {
 			return r
 		}
@@ -539,13 +539,13 @@ func (d *Decoder) ipv6(b []byte) result {
 			if truncated {
 				return resTruncated
 			}
-			full, r := d.frag.add(d, fragKey{src: src, dst: dst, id: id, proto: proto, v6: true}, int(fo&0xfff8), fo&1 != 0, rest, true)
+			full, first, r := d.frag.add(d, fragKey{src: src, dst: dst, id: id, v6: true}, int(fo&0xfff8), fo&1 != 0, rest, proto)
 			if r != resOK {
 				return r
 			}
 			// Extension headers after the fragment header sit in the
 			// reassembled payload; walk them too.
-			next, rest = proto, full
+			next, rest = first, full
 			continue
 		}
 		return d.transport(next, src, dst, rest)

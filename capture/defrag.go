@@ -15,6 +15,11 @@ const maxDatagram = 65535
 // state reassembly does not allocate.
 const recycleMax = 16
 
+// fragKey identifies a datagram's fragments: RFC 791 includes the protocol
+// for IPv4; for IPv6 (RFC 8200 §4.5) it is source, destination and
+// identification only, proto stays 0 and the Next Header of the offset-0
+// fragment is the datagram's (later fragments may carry another, as an
+// evasion; the receiving host still reassembles them).
 type fragKey struct {
 	src, dst netip.Addr
 	id       uint32
@@ -31,7 +36,8 @@ type datagram struct {
 	buf        []byte
 	have       []span // received byte ranges, sorted and merged
 	nfrags     int
-	total      int // payload length once the last fragment is seen, else -1
+	total      int   // payload length once the last fragment is seen, else -1
+	proto      uint8 // upper-layer protocol, from the offset-0 fragment
 	prev, next *datagram
 }
 
@@ -114,7 +120,10 @@ func (f *defragger) get() *datagram {
 // Overlaps: IPv6 drops the whole datagram (RFC 5722); IPv4 keeps the bytes
 // that arrived first and counts the overlap, so a later fragment cannot
 // rewrite what an earlier one delivered (the classic IDS evasion).
-func (f *defragger) add(d *Decoder, key fragKey, off int, more bool, data []byte, v6 bool) ([]byte, result) {
+// add files one fragment carrying protocol proto. Once the datagram is
+// complete it returns the payload and the protocol of its offset-0
+// fragment.
+func (f *defragger) add(d *Decoder, key fragKey, off int, more bool, data []byte, proto uint8) ([]byte, uint8, result) {
 	end := off + len(data)
 	g := f.m[key]
 	bad := end > maxDatagram || (more && len(data)%8 != 0) || (more && len(data) == 0)
@@ -122,7 +131,7 @@ func (f *defragger) add(d *Decoder, key fragKey, off int, more bool, data []byte
 		if g != nil {
 			f.remove(g)
 		}
-		return nil, resFragDropped
+		return nil, 0, resFragDropped
 	}
 	if g == nil {
 		if len(f.m) >= f.cfg.MaxFragments {
@@ -148,20 +157,23 @@ func (f *defragger) add(d *Decoder, key fragKey, off int, more bool, data []byte
 		}
 	}
 	g.nfrags++
+	if off == 0 {
+		g.proto = proto
+	}
 	if g.nfrags > f.cfg.MaxFragmentsPerDatagram {
 		f.remove(g)
-		return nil, resFragDropped
+		return nil, 0, resFragDropped
 	}
 	if !more {
 		if g.total >= 0 && g.total != end {
 			f.remove(g)
-			return nil, resFragDropped
+			return nil, 0, resFragDropped
 		}
 		g.total = end
 	}
 	if g.total >= 0 && (end > g.total || (len(g.have) > 0 && g.have[len(g.have)-1].hi > g.total)) {
 		f.remove(g)
-		return nil, resFragDropped
+		return nil, 0, resFragDropped
 	}
 	overlap := false
 	for _, s := range g.have {
@@ -172,13 +184,13 @@ func (f *defragger) add(d *Decoder, key fragKey, off int, more bool, data []byte
 	}
 	if overlap {
 		d.stats.FragmentOverlaps++
-		if v6 {
+		if key.v6 {
 			f.remove(g)
-			return nil, resFragDropped
+			return nil, 0, resFragDropped
 		}
 	}
 	if !f.grow(d, g, end) {
-		return nil, resFragDropped
+		return nil, 0, resFragDropped
 	}
 	// Copy only the bytes not already held (first wins).
 	c := off
@@ -199,9 +211,9 @@ func (f *defragger) add(d *Decoder, key fragKey, off int, more bool, data []byte
 		f.unlink(g)
 		f.done = append(f.done, g)
 		d.stats.FragmentsReassembled++
-		return g.buf[:g.total], resOK
+		return g.buf[:g.total], g.proto, resOK
 	}
-	return nil, resFragHeld
+	return nil, 0, resFragHeld
 }
 
 // grow makes g.buf at least n long, evicting the oldest other datagrams

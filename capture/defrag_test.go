@@ -284,3 +284,38 @@ func TestDefragTunnelInside(t *testing.T) {
 		t.Fatalf("tunnel lost: %+v", d.Stats())
 	}
 }
+
+// RFC 8200 §4.5: IPv6 fragments of one datagram are matched by source,
+// destination and identification; the Next Header of the offset-0 fragment
+// is the datagram's. Later fragments with another Next Header (an evasion:
+// the receiving host reassembles them anyway) still complete it.
+func TestDefragIPv6NextHeaderFromFirstFragment(t *testing.T) {
+	in, l4 := bigInner(t, true)
+	pieces := split(l4, 256)
+	for _, firstLast := range []bool{false, true} {
+		d := NewDecoder(DefaultDecoderConfig())
+		var out Decoded
+		ok := 0
+		order := make([]int, len(pieces))
+		for i := range order {
+			order[i] = i
+		}
+		if firstLast { // the offset-0 fragment arrives last
+			order = append(order[1:], 0)
+		}
+		for i, idx := range order {
+			nh := uint8(17) // a lying Next Header on the later fragments
+			if idx == 0 {
+				nh = 6
+			}
+			p := pieces[idx]
+			if d.Decode(&Packet{Data: frag6(in.src, in.dst, 9, nh, p.off, p.more, p.data), LinkType: LinkRaw, TS: time.Unix(100, int64(i))}, &out) {
+				ok++
+				in.check(t, &out)
+			}
+		}
+		if ok != 1 || d.Stats().FragmentsReassembled != 1 || d.frag.inFlight() != 0 {
+			t.Fatalf("first last %v: reassembled %d, stats %+v", firstLast, ok, d.Stats())
+		}
+	}
+}
