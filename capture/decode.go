@@ -154,10 +154,7 @@ func NewDecoder(cfg DecoderConfig) *Decoder {
 }
 
 // Stats returns the counters so far.
-func (d *Decoder) Stats() DecodeStats {
-	s := d.stats
-	return s
-}
+func (d *Decoder) Stats() DecodeStats { return d.stats }
 
 // Decode decodes p into out. It returns false when the packet yields no
 // TCP/UDP segment (a skip or error, counted in Stats, or a fragment held
@@ -251,11 +248,7 @@ const (
 // xor-shift (splitmix64's finalizer) make the stack order matter and keep
 // distinct stacks apart; the result is never 0 so "no tunnel" stays unique.
 func (d *Decoder) foldTunnel(kind uint64, id uint64) {
-	x := d.tunnel ^ (kind<<56 | id&0x00ffffffffffffff)
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
-	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
-	x ^= x >> 31
+	x := mix64(d.tunnel ^ (kind<<56 | id&0x00ffffffffffffff) + 0x9e3779b97f4a7c15)
 	if x == 0 {
 		x = 1
 	}

@@ -48,7 +48,7 @@ func DefaultLiveConfig() LiveConfig {
 		Workers:       1,
 		RingSizeMB:    64,
 		BlockSizeKB:   1024,
-		Snaplen:       262144,
+		Snaplen:       maxSnaplen,
 		Promisc:       true,
 		AddVLANHeader: true,
 	}
@@ -66,8 +66,8 @@ func (c LiveConfig) Validate() error {
 		return fmt.Errorf("capture: BlockSizeKB %d must be a multiple of the page size (%d bytes)", c.BlockSizeKB, page)
 	case c.RingSizeMB < 1 || c.RingSizeMB*1024 < c.BlockSizeKB:
 		return fmt.Errorf("capture: RingSizeMB %d must hold at least one %d KB block", c.RingSizeMB, c.BlockSizeKB)
-	case c.Snaplen < 64 || c.Snaplen > 262144:
-		return fmt.Errorf("capture: Snaplen %d out of range [64, 262144]", c.Snaplen)
+	case c.Snaplen < 64 || c.Snaplen > maxSnaplen:
+		return fmt.Errorf("capture: Snaplen %d out of range [64, %d]", c.Snaplen, maxSnaplen)
 	}
 	return nil
 }
@@ -202,8 +202,8 @@ func (s *LiveSource) Close() error {
 	if !s.closed {
 		// Keep the kernel's counters: a run reports them after its
 		// sources are closed.
-		if _, v3, err := s.tp.SocketStats(); err == nil {
-			s.final = LiveStats{Packets: uint64(v3.Packets()), Drops: uint64(v3.Drops()), QueueFreezes: uint64(v3.QueueFreezes())}
+		if st, err := s.kernelStats(); err == nil {
+			s.final = st
 		}
 		s.closed = true
 		s.tp.Close()
@@ -219,6 +219,11 @@ func (s *LiveSource) Stats() (LiveStats, error) {
 	if s.closed {
 		return s.final, nil
 	}
+	return s.kernelStats()
+}
+
+// kernelStats reads the socket's counters from the kernel; s.mu is held.
+func (s *LiveSource) kernelStats() (LiveStats, error) {
 	_, v3, err := s.tp.SocketStats()
 	if err != nil {
 		return LiveStats{}, fmt.Errorf("capture: socket stats on %s: %w", s.iface, err)
