@@ -60,6 +60,12 @@ func DefaultConfig() Config {
 	}
 }
 
+// Longest API-key header and query parameter names the parser can look up.
+const (
+	maxAPIKeyHeader = 63
+	maxAPIKeyParam  = 64
+)
+
 // Validate reports the first unusable setting.
 func (c Config) Validate() error {
 	var errs []error
@@ -85,6 +91,18 @@ func (c Config) Validate() error {
 			if strings.TrimSpace(n) == "" {
 				errs = append(errs, errors.New("empty name in SessionCookies/APIKeyHeaders/APIKeyParams"))
 			}
+		}
+	}
+	// The lookup tables are indexed by name length (parser.New): a longer
+	// name would silently match nothing and its secret stay in the output.
+	for _, n := range c.APIKeyHeaders {
+		if len(n) > maxAPIKeyHeader {
+			errs = append(errs, fmt.Errorf("APIKeyHeaders: %q is longer than %d bytes", n, maxAPIKeyHeader))
+		}
+	}
+	for _, n := range c.APIKeyParams {
+		if len(n) > maxAPIKeyParam {
+			errs = append(errs, fmt.Errorf("APIKeyParams: %q is longer than %d bytes", n, maxAPIKeyParam))
 		}
 	}
 	if len(errs) > 0 {

@@ -966,34 +966,40 @@ func (c *Conn) onResponse(h *half, start, rest string, fl fieldLines, ts time.Ti
 //
 // Skipped requests are marked FlagNoResponse|FlagRespGap.
 func (c *Conn) pairAfterResync(ts time.Time, lostStart bool) *model.Call {
-	var cands [64]int
-	n := 0
+	cand := func(t *txn) bool {
+		return !t.respDone && !t.call.TS.After(ts) && t.call != c.respHalf().call
+	}
+	n, first, second, last := 0, -1, -1, -1
 	for i := range c.q {
-		t := &c.q[i]
-		if t.respDone || t.call.TS.After(ts) || t.call == c.respHalf().call {
+		if !cand(&c.q[i]) {
 			continue
 		}
-		if n < len(cands) {
-			cands[n] = i
-			n++
+		switch n {
+		case 0:
+			first = i
+		case 1:
+			second = i
 		}
+		last = i
+		n++
 	}
 	if n == 0 {
 		return nil
 	}
-	k := n - 1
+	pick := last
 	if c.pipelined {
-		k = 0
+		pick = first
 		if lostStart && n > 1 {
-			k = 1
+			pick = second
 		}
 	}
-	for i := 0; i < k; i++ {
-		t := &c.q[cands[i]]
-		t.call.Flags |= model.FlagNoResponse | model.FlagRespGap
-		t.respDone = true
+	for i := range c.q[:pick] {
+		if t := &c.q[i]; cand(t) {
+			t.call.Flags |= model.FlagNoResponse | model.FlagRespGap
+			t.respDone = true
+		}
 	}
-	return c.q[cands[k]].call
+	return c.q[pick].call
 }
 
 // parseFields parses header lines (each ending in LF, the block ending with

@@ -156,14 +156,14 @@ func New(cfg Config, sink Sink) (*Parser, error) {
 		sessionCookie: make(map[string]struct{}, len(cfg.SessionCookies)),
 	}
 	for n := range p.apiKeyHeaders {
-		if len(n) < 64 {
+		if len(n) <= maxAPIKeyHeader { // Validate rejects longer ones
 			p.apiKeyLens |= 1 << uint(len(n))
 			p.apiKeyHeaderByLen[len(n)] = append(p.apiKeyHeaderByLen[len(n)], n)
 		}
 	}
 	_, p.noAuthCut = p.apiKeyHeaders["authorization"]
 	for n := range p.apiKeyParams {
-		if len(n) <= 64 {
+		if len(n) <= maxAPIKeyParam {
 			p.apiKeyParamByLen[len(n)] = append(p.apiKeyParamByLen[len(n)], n)
 		}
 	}
