@@ -28,12 +28,9 @@ func (c *Conn) bodyWrite(h *half, p []byte) {
 	}
 	max := c.p.cfg.MaxBody
 	if cap(b.Data) > 0 {
-		// Exact-size buffer from a known Content-Length.
-		room := max - len(b.Data)
-		if room > cap(b.Data)-len(b.Data) {
-			room = cap(b.Data) - len(b.Data)
-		}
-		c.keep(h, &b.Data, p, room)
+		// Exact-size buffer from a known Content-Length (cap <= MaxBody:
+		// startCL and the prescan hint allocate only then).
+		c.keep(h, &b.Data, p, cap(b.Data)-len(b.Data))
 		return
 	}
 	if h.bodyBuf == nil {

@@ -260,13 +260,7 @@ func classifyStart(p []byte) kind {
 	if len(p) >= len(hp) && string(p[:len(hp)]) == hp {
 		return kResp
 	}
-	maybeResp := true
-	for j := 0; j < len(p) && j < len(hp); j++ {
-		if p[j] != hp[j] {
-			maybeResp = false
-			break
-		}
-	}
+	maybeResp := plausibleStart(p, false) // a prefix of "HTTP/1."
 	for j := 0; j < len(p); j++ {
 		ch := p[j]
 		if ch == ' ' {
