@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -360,16 +361,12 @@ func (inv *Inventory) update(e *endpoint, c *model.Call, segs []string) (found u
 	if !isText(ct) {
 		return 0
 	}
-	data, err := c.RespBody.Decoded(inv.cfg.ScanBytes)
-	if err != nil && len(data) == 0 {
-		inv.stats.BodyErrors++
+	data, ok := inv.decoded(&c.RespBody)
+	if !ok {
 		return 0
 	}
-	if len(data) > inv.cfg.ScanBytes {
-		data = data[:inv.cfg.ScanBytes]
-	}
 	if isJSON(ct) {
-		if v, ok := inv.jp.parseBody(data); ok {
+		if v, parsed := inv.jp.parseBody(data); parsed {
 			s := e.respSchemas[c.Status]
 			if s == nil && len(e.respSchemas) < maxRespSchemas {
 				if e.respSchemas == nil {
@@ -382,7 +379,9 @@ func (inv *Inventory) update(e *endpoint, c *model.Call, segs []string) (found u
 				s.addJSON(&inv.jp, v, lim, 0)
 			}
 			inv.addTopKeys(&e.respKeys, v)
-			if ok && e.node != nil && e.node.shape == 0 && c.Status < 300 {
+			// The shape of the first answer below 300 (in practice 2xx: 1xx
+			// have no body); an unparsed status ("2XX") counts as 0.
+			if e.node != nil && e.node.shape == 0 && c.Status < 300 {
 				e.node.shape, e.node.shapeBy = inv.jp.shapeHash(v), methodCode(e.method)
 			}
 		}
@@ -403,12 +402,22 @@ func (inv *Inventory) update(e *endpoint, c *model.Call, segs []string) (found u
 }
 
 func (inv *Inventory) bodyJSON(b *model.Body) (*fastjson.Value, bool) {
+	data, ok := inv.decoded(b)
+	if !ok {
+		return nil, false
+	}
+	return inv.jp.parseBody(data)
+}
+
+// decoded is at most ScanBytes of b after content decoding; false (and a
+// BodyErrors count) when decoding failed before producing anything.
+func (inv *Inventory) decoded(b *model.Body) ([]byte, bool) {
 	data, err := b.Decoded(inv.cfg.ScanBytes)
 	if err != nil && len(data) == 0 {
 		inv.stats.BodyErrors++
 		return nil, false
 	}
-	return inv.jp.parseBody(data)
+	return data[:min(len(data), inv.cfg.ScanBytes)], true
 }
 
 // addTopKeys adds the top-level keys of parsed body v to set, in sorted
@@ -432,7 +441,7 @@ func (inv *Inventory) addQuery(e *endpoint, q string) {
 			continue
 		}
 		if strings.IndexByte(name, '%') >= 0 || strings.IndexByte(name, '+') >= 0 {
-			if u, err := unescapeQuery(name); err == nil {
+			if u, err := url.QueryUnescape(name); err == nil {
 				name = u
 			}
 		}

@@ -38,7 +38,7 @@ func (inv *Inventory) OpenAPI() ([]byte, error) {
 		inv.forEachEndpoint(h, func(e *endpoint) {
 			used = true
 			tmpl := inv.template(e)
-			shape := normShape(tmpl)
+			shape := NormShape(tmpl)
 			if t, ok := byShape[shape]; ok {
 				tmpl = t
 			} else {

@@ -259,9 +259,9 @@ func (n *specNode) match(segs []string) *specNode {
 	return nil
 }
 
-// normShape turns a template into its comparable shape: every parameter is
-// "{}" whatever its name.
-func normShape(tmpl string) string {
+// NormShape turns a template into its comparable shape: every parameter is
+// "{}" whatever its name (/users/{userId} and /users/{id} are one shape).
+func NormShape(tmpl string) string {
 	var b strings.Builder
 	for i := 0; i < len(tmpl); i++ {
 		if tmpl[i] == '{' {
@@ -277,9 +277,9 @@ func normShape(tmpl string) string {
 	return b.String()
 }
 
-// versionFreeShape is normShape with version segments replaced by "{v}".
+// versionFreeShape is NormShape with version segments replaced by "{v}".
 func versionFreeShape(tmpl string) string {
-	segs := splitPath(normShape(tmpl), nil)
+	segs := splitPath(NormShape(tmpl), nil)
 	for i, s := range segs {
 		if _, ok := versionOf(s, i); ok {
 			segs[i] = "{v}"
@@ -416,10 +416,6 @@ func finishSpecs(specs map[string]*hostSpec) {
 		})
 	}
 }
-
-// NormShape is the comparable shape of a template: every parameter becomes
-// "{}" whatever its name (/users/{userId} and /users/{id} are one shape).
-func NormShape(tmpl string) string { return normShape(tmpl) }
 
 // versionString reads a version field that YAML may have typed as a number
 // (an unquoted "swagger: 2.0" is the float 2).
