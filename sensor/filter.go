@@ -11,10 +11,10 @@ import (
 // fileFilter applies a --filter expression to packets read from files, the
 // way tcpdump -r does. The program is compiled for Ethernet framing, so it
 // runs on Ethernet frames (link type 1) only; frames of other link types
-// pass unfiltered and are counted.
+// pass unfiltered.
 type fileFilter struct {
-	vm               *bpf.VM
-	dropped, skipped uint64
+	vm      *bpf.VM
+	dropped uint64
 }
 
 func newFileFilter(expr string) (*fileFilter, error) {
@@ -42,7 +42,6 @@ func (f *fileFilter) keep(p *capture.Packet) bool {
 		return true
 	}
 	if p.LinkType != 1 {
-		f.skipped++
 		return true
 	}
 	n, err := f.vm.Run(p.Data)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -9,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"runtime/pprof"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -48,7 +48,7 @@ func loadFileConfig(path string) (fileConfig, error) {
 	if err != nil {
 		return fc, fmt.Errorf("read config: %w", err)
 	}
-	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&fc); err != nil && err != io.EOF {
 		return fc, fmt.Errorf("config %s: %w", path, err)
@@ -129,7 +129,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if cfg.StopAfter, err = sensor.ParseStage(*stopAfter); err != nil {
 		return usageError{err}
 	}
-	outDir := firstNonEmpty(*out, fc.Out, "out")
+	outDir := firstNonEmpty(*out, fc.Out, storage.DefaultFilesConfig().Dir)
 
 	// Parser: principals, bodies, proxies.
 	keyFile := firstNonEmpty(*hmacFile, fc.HMACKeyFile)
@@ -138,10 +138,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if err != nil {
 			return fmt.Errorf("read HMAC key: %w", err)
 		}
-		if k := strings.TrimSpace(string(key)); len(k) < 16 {
-			return fmt.Errorf("HMAC key in %s is %d bytes; use at least 16 random bytes", keyFile, len(k))
+		key = bytes.TrimSpace(key)
+		if len(key) < 16 {
+			return fmt.Errorf("HMAC key in %s is %d bytes; use at least 16 random bytes", keyFile, len(key))
 		}
-		cfg.Parser.HMACKey = []byte(strings.TrimSpace(string(key)))
+		cfg.Parser.HMACKey = key
 	} else {
 		cfg.Parser.HMACKey = []byte(builtinHMACKey)
 		log.Debug("no --hmac-key-file: using the built-in key (fine for files on a laptop, not for a deployment)")
@@ -199,7 +200,9 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return usageError{err}
 	}
-	sink, err := storage.NewFiles(storage.FilesConfig{Dir: outDir, Stdout: stdout, BufferSize: 256 << 10})
+	fcfg := storage.DefaultFilesConfig()
+	fcfg.Dir, fcfg.Stdout = outDir, stdout
+	sink, err := storage.NewFiles(fcfg)
 	if err != nil {
 		return err
 	}
