@@ -9,7 +9,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"flag"
 	"fmt"
@@ -74,31 +73,26 @@ func run(args []string, logw io.Writer) error {
 		defer f.Close()
 		w = f
 	}
-	bw := bufio.NewWriterSize(w, 1<<20)
-
 	start := time.Now()
 	var sum gen.Summary
 	switch *kind {
 	case "api":
 		cfg := gen.DefaultAPIConfig()
 		cfg.Config, cfg.Packets = base, *packets
-		sum, err = gen.API(bw, cfg)
+		sum, err = gen.API(w, cfg)
 	case "demo":
 		cfg := gen.DefaultDemoConfig()
 		cfg.Config = base
-		sum, err = gen.Demo(bw, cfg)
+		sum, err = gen.Demo(w, cfg)
 	case "adversarial":
 		cfg := gen.DefaultAdversarialConfig()
 		cfg.Config, cfg.HalfOpen, cfg.StormConns, cfg.BigBody = base, *halfOpen, *storm, *big
-		sum, err = gen.Adversarial(bw, cfg)
+		sum, err = gen.Adversarial(w, cfg)
 	default:
 		return fmt.Errorf("unknown -kind %q (want api, demo or adversarial)", *kind)
 	}
 	if err != nil {
 		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", *out, err)
 	}
 	if f != nil {
 		if err := f.Close(); err != nil {

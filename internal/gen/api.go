@@ -79,7 +79,7 @@ func API(w io.Writer, cfg APIConfig) (Summary, error) {
 	r := rand.New(rand.NewPCG(cfg.Seed, 0xa91))
 	epoch := cfg.epoch()
 
-	a := &apiGen{cfg: &cfg, e: e, r: r, epoch: epoch}
+	a := &apiGen{cfg: &cfg, e: e, epoch: epoch}
 	for i := range cfg.Servers {
 		a.servers = append(a.servers, apiServer{
 			addr: netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 2, 0, byte(10 + i)}), []uint16{80, 8080}[i%2]),
@@ -126,7 +126,6 @@ type apiServer struct {
 type apiGen struct {
 	cfg      *APIConfig
 	e        *engine
-	r        *rand.Rand
 	epoch    time.Time
 	servers  []apiServer
 	subjects []string

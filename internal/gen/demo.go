@@ -227,11 +227,10 @@ func Demo(w io.Writer, cfg DemoConfig) (Summary, error) {
 	// Unauthenticated access answered with PII.
 	{
 		var ex []demoEx
-		for i := range 5 {
+		for range 5 {
 			id := 5000 + r.IntN(4000)
 			ex = append(ex, demoEx{gap: gap(800), method: "GET", uri: "/api/v2/customers/" + strconv.Itoa(id) + "/profile",
 				status: 200, respBody: profileJSON(r, id), principal: "ip:203.0.113.77"})
-			_ = i
 		}
 		add("203.0.113.77", 7*time.Second, "Mozilla/5.0 (X11; Linux x86_64)", ex)
 	}

@@ -56,7 +56,6 @@ type conn struct {
 	buf      []byte
 	txs      []Transaction // ground truth waiting for its txStart segment
 	sc       script
-	heapIdx  int
 }
 
 // open starts a new connection on this slot: new id, new endpoints, new ISNs.
@@ -322,11 +321,9 @@ func (h connHeap) Less(i, j int) bool {
 }
 func (h connHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].heapIdx, h[j].heapIdx = i, j
 }
 func (h *connHeap) Push(x any) {
 	c := x.(*conn)
-	c.heapIdx = len(*h)
 	*h = append(*h, c)
 }
 func (h *connHeap) Pop() any {
@@ -351,11 +348,10 @@ func (e *engine) summary() Summary {
 
 // request queues a request (in parts, as sendParts) and marks its first
 // segment as the start of the transaction most recently added with addTx.
-func (c *conn) request(dt int64, parts ...[]byte) int {
+func (c *conn) request(dt int64, parts ...[]byte) {
 	i := len(c.q)
-	n := c.sendParts(dt, false, parts...)
+	c.sendParts(dt, false, parts...)
 	c.q[i].txStart = true
-	return n
 }
 
 // exchange queues one request/response pair dt after the last segment: the
