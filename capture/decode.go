@@ -491,22 +491,14 @@ func (d *Decoder) ipv6(b []byte) result {
 			return resMalformed
 		}
 		switch next {
-		case 0, 43, 60: // hop-by-hop, routing, destination options
+		case 0, 43, 60, 51: // hop-by-hop, routing, destination options; AH
 			if len(rest) < 8 {
 				return resTruncated
 			}
-			n := (int(rest[1]) + 1) * 8
-			if len(rest) < n {
-				return resTruncated
+			n := (int(rest[1]) + 1) * 8 // in 8-octet units, the first not counted
+			if next == 51 {
+				n = (int(rest[1]) + 2) * 4 // AH counts 4-octet units, less two (RFC 4302)
 			}
-			next = rest[0]
-			rest = rest[n:]
-			continue
-		case 51: // AH
-			if len(rest) < 8 {
-				return resTruncated
-			}
-			n := (int(rest[1]) + 2) * 4
 			if len(rest) < n {
 				return resTruncated
 			}
