@@ -90,7 +90,16 @@ type LiveSource struct {
 	index  uint64
 	iface  string
 	final  LiveStats // kernel counters read just before Close
+	// start is when every socket of the group was in place. Frames stamped
+	// before it came in between bind and the drop-all filter, before the
+	// socket joined the group (so its flows may continue on another
+	// socket): Next skips them and early counts them.
+	start time.Time
+	early uint64
 }
+
+// rejectAll is a socket filter that accepts nothing (ret #0).
+var rejectAll = []bpf.RawInstruction{{Op: 0x06, K: 0}}
 
 // livePoll bounds how long Next blocks in poll(2) before it checks for
 // Close. TPACKET_V3 hands out whole blocks, retired after blockTimeout.
@@ -151,10 +160,13 @@ func OpenLive(cfg LiveConfig) ([]*LiveSource, error) {
 		}
 		s := &LiveSource{tp: tp, iface: cfg.Interface}
 		out = append(out, s)
-		if len(prog) > 0 {
-			if err := tp.SetBPF(prog); err != nil {
-				return fail(fmt.Errorf("capture: attach filter %q on %s: %w", cfg.Filter, cfg.Interface, err))
-			}
+		// The socket is bound and receiving. Until every socket has joined
+		// the fanout group, a bound socket outside the group gets a copy
+		// of every packet, which would give the sensor each packet twice
+		// (and cut flows between two readers). So each socket drops
+		// everything until all have joined; then the real filter goes on.
+		if err := tp.SetBPF(rejectAll); err != nil {
+			return fail(fmt.Errorf("capture: attach filter on %s: %w", cfg.Interface, err))
 		}
 		if cfg.Promisc {
 			if err := tp.SetPromiscuous(true); err != nil {
@@ -165,6 +177,16 @@ func OpenLive(cfg LiveConfig) ([]*LiveSource, error) {
 			if err := tp.SetFanout(afpacket.FanoutHash|afpacket.FanoutHashWithDefrag, group); err != nil {
 				return fail(fmt.Errorf("capture: join fanout group %d on %s: %w", group, cfg.Interface, err))
 			}
+		}
+	}
+	if len(prog) == 0 {
+		prog = []bpf.RawInstruction{{Op: 0x06, K: uint32(cfg.Snaplen)}} // ret #snaplen: everything
+	}
+	start := time.Now()
+	for _, s := range out {
+		s.start = start
+		if err := s.tp.SetBPF(prog); err != nil {
+			return fail(fmt.Errorf("capture: attach filter %q on %s: %w", cfg.Filter, cfg.Interface, err))
 		}
 	}
 	return out, nil
@@ -179,6 +201,10 @@ func (s *LiveSource) Next(p *Packet) error {
 		return io.EOF
 	}
 	data, ci, err := s.tp.ZeroCopyReadPacketData()
+	for err == nil && ci.Timestamp.Before(s.start) {
+		s.early++
+		data, ci, err = s.tp.ZeroCopyReadPacketData()
+	}
 	s.mu.Unlock()
 	switch {
 	case err == nil:
@@ -228,7 +254,9 @@ func (s *LiveSource) kernelStats() (LiveStats, error) {
 	if err != nil {
 		return LiveStats{}, fmt.Errorf("capture: socket stats on %s: %w", s.iface, err)
 	}
-	return LiveStats{Packets: uint64(v3.Packets()), Drops: uint64(v3.Drops()), QueueFreezes: uint64(v3.QueueFreezes())}, nil
+	// The kernel counted the frames skipped as early; they are not part of
+	// the capture.
+	return LiveStats{Packets: uint64(v3.Packets()) - s.early, Drops: uint64(v3.Drops()), QueueFreezes: uint64(v3.QueueFreezes())}, nil
 }
 
 var _ Source = (*LiveSource)(nil)

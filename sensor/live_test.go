@@ -49,9 +49,13 @@ func TestLiveCaptureMatchesOffline(t *testing.T) {
 		sum, err := s.Run(ctx, &sink)
 		done <- res{sum, err}
 	}()
-	// The sockets are open once Run has started reading; give it a moment
-	// to bind before the replay (the replay itself is the test's clock).
-	time.Sleep(300 * time.Millisecond)
+	// Replay only once every socket is in the fanout group: a socket
+	// opened late would miss the start of the replay.
+	select {
+	case <-s.Ready():
+	case r := <-done:
+		t.Fatalf("run ended before capturing: %v", r.err)
+	}
 	if err := wire.Replay(path); err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,7 @@ type Sensor struct {
 	fileDone, fileTotal atomic.Int64
 	liveMu              sync.Mutex
 	live                []*capture.LiveSource // for Progress; nil in file mode
+	ready               chan struct{}         // closed by Run once its sources are open
 }
 
 // New checks cfg; sources are opened by Run.
@@ -63,8 +64,13 @@ func New(cfg Config, log *zap.Logger) (*Sensor, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Sensor{cfg: cfg, log: log}, nil
+	return &Sensor{cfg: cfg, log: log, ready: make(chan struct{})}, nil
 }
+
+// Ready is closed once Run has opened its sources: in live mode, once every
+// socket is bound, in its fanout group and filtering, so that traffic sent
+// from then on is captured. It stays open if Run fails before that.
+func (s *Sensor) Ready() <-chan struct{} { return s.ready }
 
 // Progress is a snapshot for a progress line; safe to call from any goroutine.
 type Progress struct {
@@ -240,6 +246,7 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 		s.liveMu.Lock()
 		s.live = live
 		s.liveMu.Unlock()
+		s.log.Info("capturing", zap.String("interface", s.cfg.Live.Interface), zap.Int("sockets", len(live)))
 	} else {
 		f, err := capture.OpenFiles(s.cfg.Files, s.cfg.File)
 		if err != nil {
@@ -253,6 +260,7 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 			src.Close()
 		}
 	}()
+	close(s.ready)
 	// Closing the sources unblocks a reader waiting for packets.
 	stop := context.AfterFunc(ctx, func() {
 		for _, l := range live {

@@ -62,5 +62,28 @@ func New(t testing.TB) *Wire {
 
 // Replay sends the pcap at path into the peer end at top speed.
 func (w *Wire) Replay(path string) error {
-	return run("ip", "netns", "exec", w.Netns, "tcpreplay", "-q", "-t", "-i", w.Peer, path)
+	return run(w.replayArgs(path, "-t")...)
+}
+
+// Start begins sending the pcap at path into the peer end with the given
+// tcpreplay rate option (e.g. "--pps=20000") and returns at once; wait
+// waits for the replay to end.
+func (w *Wire) Start(path, rate string) (wait func() error, err error) {
+	args := w.replayArgs(path, rate)
+	cmd := exec.Command(args[0], args[1:]...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%s: %w", strings.Join(args, " "), err)
+	}
+	return func() error {
+		if err := cmd.Wait(); err != nil {
+			return fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, out.String())
+		}
+		return nil
+	}, nil
+}
+
+func (w *Wire) replayArgs(path, rate string) []string {
+	return []string{"ip", "netns", "exec", w.Netns, "tcpreplay", "-q", rate, "-i", w.Peer, path}
 }
