@@ -17,7 +17,7 @@ import (
 // collect keeps every call the pipeline produces, in output order.
 type collect struct{ calls []*model.Call }
 
-func (s *collect) WriteCall(c *model.Call) error { s.calls = append(s.calls, c); return nil }
+func (s *collect) WriteCall(c *model.Call) error { s.calls = append(s.calls, c.Clone()); return nil }
 func (s *collect) Finish([]model.Endpoint, []model.Finding, []byte) error {
 	return nil
 }

@@ -2,6 +2,7 @@ package model
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 )
@@ -221,6 +222,24 @@ type Call struct {
 	ClientIP  netip.Addr // Src's address, or the X-Forwarded-For client from a trusted proxy
 	Auth      Auth
 	Flags     CallFlags
+
+	// Slab is the parser's allocation class for this Call (0: not made by
+	// the parser); parser.Parser.Recycle reuses the memory by it, so only
+	// the parser sets it. Not part of the output.
+	Slab uint8
+}
+
+// Clone returns a copy of c that owns its header fields and interim
+// statuses, for keeping a Call beyond the sink call that received it (the
+// sensor reuses the original's memory afterwards). Strings and body bytes
+// are shared: nothing reuses them.
+func (c *Call) Clone() *Call {
+	d := *c
+	d.Slab = 0
+	d.ReqHeaders = slices.Clone(c.ReqHeaders)
+	d.RespHeaders = slices.Clone(c.RespHeaders)
+	d.Interim = slices.Clone(c.Interim)
+	return &d
 }
 
 // Latency is the time from request start to the first byte of the final

@@ -102,7 +102,7 @@ type Conn struct {
 	pipelined bool // a response once started with >1 request waiting
 	q         []txn
 	// Fields of the last final response: the room the next request's Call
-	// reserves for its response (allocCall); 0 before the first one.
+	// reserves for its response (callSlab.alloc); 0 before the first one.
 	respFields uint8
 
 	reqSec reqSection // the last request's field section (onRequest)

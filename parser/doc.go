@@ -82,7 +82,7 @@
 // block that spanned Data calls is parsed the same way once complete. A
 // request's Call is allocated together with the backing array of its
 // ReqHeaders and room for the response's RespHeaders (as many as the
-// connection's last response had; see allocCall), so a request/response
+// connection's last response had; see callSlab.alloc), so a request/response
 // pair with a small body costs three allocations.
 //
 // Each Conn also keeps a copy of its last request's field section (at most

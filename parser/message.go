@@ -233,7 +233,7 @@ func (c *Conn) serverAddr() netip.AddrPort {
 // respHeadroom is how many response fields a request's Call reserves room
 // for next to its own on a connection that has not answered yet; after that
 // the last final response's field count is used (Conn.respFields), since a
-// server sends much the same header set every time. allocCall rounds up to
+// server sends much the same header set every time. callSlab.alloc rounds up to
 // what its size class holds.
 const respHeadroom = 8
 
@@ -242,110 +242,10 @@ const respHeadroom = 8
 // At least one, so a section with no fields still gives a non-nil slice.
 func fieldRoom(n int) int { return max(n-1, 1) }
 
-// A Call allocated together with the backing array of its header fields:
-// one allocation instead of three (Call, ReqHeaders, RespHeaders). With the
-// body sharing the response block's allocation (onHead) this took
-// BenchmarkParseRequestResponse from 6 to 3 allocs/op. The array lengths fill the
-// allocator's size classes (Call is 648 bytes, a Header 32): 768, 896, 1024,
-// 1152, 1280, 1408, 1536, 1792, 2048, 2304 and 2688 bytes. A slot costs
-// GC work for the Call's whole life, so the classes are all used: a typical
-// API pair (4-7 request and 6 response fields) fits 1024 bytes, not 1152
-// (BenchmarkParseRequestResponse 2112 -> 1984 B/op).
-type (
-	callHdr3 struct {
-		call model.Call
-		hdr  [3]model.Header
-	}
-	callHdr7 struct {
-		call model.Call
-		hdr  [7]model.Header
-	}
-	callHdr11 struct {
-		call model.Call
-		hdr  [11]model.Header
-	}
-	callHdr15 struct {
-		call model.Call
-		hdr  [15]model.Header
-	}
-	callHdr19 struct {
-		call model.Call
-		hdr  [19]model.Header
-	}
-	callHdr23 struct {
-		call model.Call
-		hdr  [23]model.Header
-	}
-	callHdr27 struct {
-		call model.Call
-		hdr  [27]model.Header
-	}
-	callHdr35 struct {
-		call model.Call
-		hdr  [35]model.Header
-	}
-	callHdr43 struct {
-		call model.Call
-		hdr  [43]model.Header
-	}
-	callHdr51 struct {
-		call model.Call
-		hdr  [51]model.Header
-	}
-	callHdr63 struct {
-		call model.Call
-		hdr  [63]model.Header
-	}
-)
-
-// allocCall returns a zero Call and, when slots > 0, room for at least slots
-// header fields in the same allocation (nil beyond 63: the fields then get
-// their own slices).
-func allocCall(slots int) (*model.Call, []model.Header) {
-	switch {
-	case slots <= 0:
-		return new(model.Call), nil
-	case slots <= 3:
-		x := new(callHdr3)
-		return &x.call, x.hdr[:]
-	case slots <= 7:
-		x := new(callHdr7)
-		return &x.call, x.hdr[:]
-	case slots <= 11:
-		x := new(callHdr11)
-		return &x.call, x.hdr[:]
-	case slots <= 15:
-		x := new(callHdr15)
-		return &x.call, x.hdr[:]
-	case slots <= 19:
-		x := new(callHdr19)
-		return &x.call, x.hdr[:]
-	case slots <= 23:
-		x := new(callHdr23)
-		return &x.call, x.hdr[:]
-	case slots <= 27:
-		x := new(callHdr27)
-		return &x.call, x.hdr[:]
-	case slots <= 35:
-		x := new(callHdr35)
-		return &x.call, x.hdr[:]
-	case slots <= 43:
-		x := new(callHdr43)
-		return &x.call, x.hdr[:]
-	case slots <= 51:
-		x := new(callHdr51)
-		return &x.call, x.hdr[:]
-	case slots <= 63:
-		x := new(callHdr63)
-		return &x.call, x.hdr[:]
-	}
-	return new(model.Call), nil
-}
-
 // newCall returns a Call for this connection with room for slots header
-// fields (see allocCall).
+// fields (see callSlab.alloc).
 func (c *Conn) newCall(slots int) (*model.Call, []model.Header) {
-	call, spare := allocCall(slots)
+	call, spare := c.p.slab.alloc(slots)
 	call.Src = c.clientAddr()
 	call.Dst = c.serverAddr()
 	call.Tunnel = c.meta.Tunnel

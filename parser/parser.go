@@ -96,6 +96,7 @@ type Parser struct {
 	mac      hash.Hash // reused HMAC-SHA256; single goroutine
 	macSum   []byte
 	bodyPool sync.Pool // *[]byte with cap MaxBody, for bodies of unknown length
+	slab     callSlab  // Calls handed back by Recycle, for reuse
 
 	apiKeyHeaders map[string]struct{} // lowercased names
 	apiKeyLens    uint64              // bit n set: some API-key header name has length n

@@ -33,7 +33,7 @@ type expectation struct {
 // memSink keeps calls in memory so the test can look at every field.
 type memSink struct{ calls []*model.Call }
 
-func (m *memSink) WriteCall(c *model.Call) error { m.calls = append(m.calls, c); return nil }
+func (m *memSink) WriteCall(c *model.Call) error { m.calls = append(m.calls, c.Clone()); return nil }
 func (m *memSink) Finish([]model.Endpoint, []model.Finding, []byte) error {
 	return nil
 }

@@ -27,7 +27,7 @@ func (s *countSink) WriteCall(c *model.Call) error {
 		s.noResponse++
 	}
 	if c.RespBody.Bytes > 1<<20 {
-		s.big = c
+		s.big = c.Clone()
 	}
 	return nil
 }

@@ -21,7 +21,10 @@ import (
 )
 
 // Sink receives the run's output: calls as they are produced, the rest once
-// at the end. Declared here, implemented by storage.
+// at the end. Declared here, implemented by storage. A Call is valid only
+// during WriteCall (and WriteEncoded): the sensor then hands its memory
+// back to the parser, so a sink that keeps calls keeps model.Call.Clone
+// copies.
 type Sink interface {
 	WriteCall(c *model.Call) error
 	Finish(endpoints []model.Endpoint, findings []model.Finding, openapi []byte) error
@@ -117,7 +120,8 @@ type tagged struct {
 
 type result struct {
 	calls []tagged
-	w     *work // returned to the pool by the merger
+	w     *work          // returned to the pool by the merger
+	p     *parser.Parser // made the calls; nil when nothing parses
 }
 
 // worker owns one shard's reassembly and parsing state.
@@ -320,7 +324,7 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 			for wk := range ins[i] {
 				calls := w.process(wk)
 				w.encode(wk, calls)
-				out <- &result{calls: calls, w: wk}
+				out <- &result{calls: calls, w: wk, p: w.p}
 			}
 			if ordered {
 				close(out)
@@ -362,7 +366,7 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 	// Output: merge in input order, discovery, sinks.
 	o := &output{s: s, inv: inv, sink: sink, enc: enc}
 	var merged []tagged
-	var used []*work
+	var used []*result
 	if ordered && n > 0 {
 		for done := false; !done; {
 			merged, used = merged[:0], used[:0]
@@ -373,16 +377,18 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 					continue
 				}
 				merged = append(merged, r.calls...)
-				used = append(used, r.w)
+				used = append(used, r)
 			}
 			o.emit(merged)
-			for _, w := range used { // after emit: the lines live in them
-				recycle(pool, w)
+			for _, r := range used { // after emit: the lines live in them
+				o.release(r.p, r.calls)
+				recycle(pool, r.w)
 			}
 		}
 	} else if n > 0 {
 		for r := range shared {
 			o.emit(r.calls)
+			o.release(r.p, r.calls)
 			recycle(pool, r.w)
 		}
 	} else {
@@ -450,6 +456,7 @@ type output struct {
 	sink Sink
 	enc  EncodingSink
 	err  error
+	done []*model.Call // release's scratch
 }
 
 // emit puts one merge round's calls in input order and hands them on.
@@ -468,6 +475,20 @@ func (o *output) emit(calls []tagged) {
 			}
 		}
 	}
+}
+
+// release hands the calls of one worker's batch back to its parser once
+// they are written: the next calls reuse their memory.
+func (o *output) release(p *parser.Parser, calls []tagged) {
+	if p == nil {
+		return
+	}
+	o.done = o.done[:0]
+	for _, t := range calls {
+		o.done = append(o.done, t.c)
+	}
+	p.Recycle(o.done...)
+	clear(o.done)
 }
 
 func recycle(pool *sync.Pool, w *work) {
@@ -698,6 +719,7 @@ func (s *Sensor) runInline(ctx context.Context, src capture.Source, w *worker, i
 	round := func(final bool) {
 		w.endBatch(lastIdx, lastTS, final)
 		o.emit(w.calls)
+		o.release(w.p, w.calls)
 		clear(w.calls) // the sink has them; keep the array, not the calls
 		w.calls = w.calls[:0]
 		inBatch = 0
