@@ -72,7 +72,7 @@ func (e *FileError) Error() string {
 
 func (e *FileError) Unwrap() error { return e.Err }
 
-// packetReader is what both pcapgo readers offer.
+// packetReader is what pcapReader and pcapgo's NgReader offer.
 type packetReader interface {
 	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
 }
@@ -219,11 +219,11 @@ func (s *FileSource) openNext() error {
 		s.rd = ng
 	case 0xA1B2C3D4, 0xD4C3B2A1, 0xA1B23C4D, 0x4D3CB2A1:
 		s.isNg = false
-		pr, err := pcapgo.NewReader(s.br)
+		pr, err := newPcapReader(s.br)
 		if err != nil {
 			return &FileError{Path: s.path, Offset: 0, Err: fmt.Errorf("pcap header: %w", err)}
 		}
-		s.linkType = uint16(pr.LinkType())
+		s.linkType = pr.linkType
 		s.rd = pr
 	default:
 		return &FileError{Path: s.path, Offset: 0, Err: fmt.Errorf("not a pcap or pcapng file (magic %08x)", m)}
