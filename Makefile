@@ -30,4 +30,5 @@ bench:
 fuzz:
 	for t in FuzzHTTPRequest FuzzHTTPResponse FuzzChunked; do $(GO) test -run '^$$' -fuzz=$$t -fuzztime=2m ./parser || exit 1; done
 	$(GO) test -run '^$$' -fuzz=FuzzDecode -fuzztime=2m ./capture
+	$(GO) test -run '^$$' -fuzz=FuzzPcapReader -fuzztime=2m ./capture
 	$(GO) test -run '^$$' -fuzz=FuzzAssembler -fuzztime=2m ./capture/reassembly
