@@ -93,7 +93,8 @@ type LiveSource struct {
 	// start is when every socket of the group was in place. Frames stamped
 	// before it came in between bind and the drop-all filter, before the
 	// socket joined the group (so its flows may continue on another
-	// socket): Next skips them and early counts them.
+	// socket): Next skips them and early counts them. Zero once the first
+	// later frame has been read.
 	start time.Time
 	early uint64
 }
@@ -201,7 +202,13 @@ func (s *LiveSource) Next(p *Packet) error {
 		return io.EOF
 	}
 	data, ci, err := s.tp.ZeroCopyReadPacketData()
-	for err == nil && ci.Timestamp.Before(s.start) {
+	for err == nil && !s.start.IsZero() {
+		if !ci.Timestamp.Before(s.start) {
+			// Past the early frames, which come first in the ring. Stop
+			// comparing: a clock stepped back later must not hide traffic.
+			s.start = time.Time{}
+			break
+		}
 		s.early++
 		data, ci, err = s.tp.ZeroCopyReadPacketData()
 	}
