@@ -43,6 +43,30 @@ func BenchmarkParseRequestResponse(b *testing.B) {
 	benchPairs(b, [][]byte{benchReq}, benchResp)
 }
 
+// BenchmarkParseRequestResponseRecycled is the same with each Call handed
+// back to the parser once emitted, as the sensor does after the sink.
+func BenchmarkParseRequestResponseRecycled(b *testing.B) {
+	r := &recycleAll{}
+	p, err := New(testConfig(), r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.p = p
+	c := p.NewConn(model.ConnMeta{Client: cliAddr, Server: srvAddr})
+	ts := time.Unix(1, 0)
+	b.SetBytes(int64(len(benchReq) + len(benchResp)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.Data(model.ClientToServer, benchReq, ts)
+		c.Data(model.ServerToClient, benchResp, ts)
+	}
+}
+
+type recycleAll struct{ p *Parser }
+
+func (r *recycleAll) Call(c *model.Call) { r.p.Recycle(c) }
+
 // benchPairs feeds request reqs[i%len(reqs)] and resp per op, each message
 // in one Data call, on one keep-alive connection.
 func benchPairs(b *testing.B, reqs [][]byte, resp []byte) {
