@@ -146,3 +146,16 @@ func BenchmarkFileSource(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pkts)), "ns/pkt")
 }
+
+// BenchmarkDecodedHash is the dispatcher's per-packet shard hash.
+func BenchmarkDecodedHash(b *testing.B) {
+	var d Decoded
+	NewDecoder(DefaultDecoderConfig()).Decode(&Packet{Data: benchFrames(b)["Ethernet"], LinkType: LinkEthernet}, &d)
+	b.ReportAllocs()
+	var sink uint64
+	for i := 0; i < b.N; i++ {
+		d.SrcPort = uint16(i)
+		sink += d.Hash()
+	}
+	_ = sink
+}
