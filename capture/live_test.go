@@ -192,53 +192,20 @@ func TestLiveVeth(t *testing.T) {
 		src.Close()
 	}
 
-	cfg := DefaultLiveConfig()
-	cfg.Interface = hostIf
-	cfg.Workers = 2
-	cfg.RingSizeMB = 2
-	cfg.BlockSizeKB = 64
-	cfg.Filter = "tcp"
-	srcs, err := OpenLive(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srcs := openTestLive(t, hostIf, 2, 2)
 	var mu sync.Mutex
 	got := flowBytes{}
 	gotPkts := 0
-	var wg sync.WaitGroup
-	errs := make(chan error, len(srcs))
-	for _, s := range srcs {
-		wg.Add(1)
-		go func(s *LiveSource) {
-			defer wg.Done()
-			d := NewDecoder(DefaultDecoderConfig())
-			var p Packet
-			var out Decoded
-			for {
-				err := s.Next(&p)
-				if errors.Is(err, io.EOF) {
-					return
-				}
-				if errors.Is(err, ErrIdle) {
-					continue
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
-				if p.TS.IsZero() || p.LinkType != LinkEthernet {
-					errs <- fmt.Errorf("packet without timestamp or link type: %+v", p)
-					return
-				}
-				if d.Decode(&p, &out) && out.Proto == 6 {
-					mu.Lock()
-					got.add(&out)
-					gotPkts++
-					mu.Unlock()
-				}
-			}
-		}(s)
-	}
+	stop := readLive(srcs, func(_ int, p *Packet, d *Decoded) error {
+		if p.TS.IsZero() || p.LinkType != LinkEthernet {
+			return fmt.Errorf("packet without timestamp or link type: %+v", p)
+		}
+		mu.Lock()
+		got.add(d)
+		gotPkts++
+		mu.Unlock()
+		return nil
+	})
 	if err := wire.Replay(path); err != nil {
 		t.Fatal(err)
 	}
@@ -260,12 +227,7 @@ func TestLiveVeth(t *testing.T) {
 		kernel.Packets += st.Packets
 		kernel.Drops += st.Drops
 	}
-	for _, s := range srcs {
-		s.Close()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	if kernel.Drops != 0 || kernel.Packets < uint64(wantPkts) {
@@ -362,69 +324,39 @@ func TestLiveFanoutOpenDuringTraffic(t *testing.T) {
 		}
 	}
 	path := writeFile(t, "unique.pcap", writePcap(t, pkts, false))
-	wait, err := wire.Start(path, "--pps=20000") // 32,000 frames: 1.6 s
-	if err != nil {
-		t.Fatal(err)
-	}
+	wait := wire.Start(t, path, "--pps=20000") // 32,000 frames: 1.6 s
 	time.Sleep(200 * time.Millisecond)
 
-	cfg := DefaultLiveConfig()
-	cfg.Interface = wire.Host
-	cfg.Workers = 4
-	cfg.RingSizeMB = 4
-	cfg.BlockSizeKB = 64
-	cfg.Filter = "tcp"
-	srcs, err := OpenLive(cfg)
-	if err != nil {
-		wait()
-		t.Fatal(err)
-	}
+	srcs := openTestLive(t, wire.Host, 4, 4)
 	var mu sync.Mutex
 	seen := map[uint64]int{}     // frame number -> socket
 	flowSock := map[uint16]int{} // client port -> socket
 	var dups, splits []string
-	var wg sync.WaitGroup
-	for si, s := range srcs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			d := NewDecoder(DefaultDecoderConfig())
-			var p Packet
-			var out Decoded
-			for {
-				err := s.Next(&p)
-				if errors.Is(err, ErrIdle) {
-					continue
-				}
-				if err != nil {
-					return
-				}
-				if !d.Decode(&p, &out) || out.Proto != 6 || len(out.Payload) != 8 {
-					continue
-				}
-				n := binary.BigEndian.Uint64(out.Payload)
-				port := max(out.SrcPort, out.DstPort) // the client port
-				mu.Lock()
-				if prev, ok := seen[n]; ok {
-					dups = append(dups, fmt.Sprintf("frame %d on sockets %d and %d", n, prev, si))
-				}
-				seen[n] = si
-				if prev, ok := flowSock[port]; ok && prev != si {
-					splits = append(splits, fmt.Sprintf("flow %d on sockets %d and %d", port, prev, si))
-				}
-				flowSock[port] = si
-				mu.Unlock()
-			}
-		}()
-	}
+	stop := readLive(srcs, func(si int, _ *Packet, d *Decoded) error {
+		if len(d.Payload) != 8 {
+			return nil
+		}
+		n := binary.BigEndian.Uint64(d.Payload)
+		port := max(d.SrcPort, d.DstPort) // the client port
+		mu.Lock()
+		defer mu.Unlock()
+		if prev, ok := seen[n]; ok {
+			dups = append(dups, fmt.Sprintf("frame %d on sockets %d and %d", n, prev, si))
+		}
+		seen[n] = si
+		if prev, ok := flowSock[port]; ok && prev != si {
+			splits = append(splits, fmt.Sprintf("flow %d on sockets %d and %d", port, prev, si))
+		}
+		flowSock[port] = si
+		return nil
+	})
 	if err := wait(); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond) // the ring's block timeout hands over the rest
-	for _, s := range srcs {
-		s.Close()
+	if err := stop(); err != nil {
+		t.Fatal(err)
 	}
-	wg.Wait()
 	if len(dups) > 0 || len(splits) > 0 {
 		t.Errorf("%d duplicate frames, %d split flows; first: %v %v", len(dups), len(splits), first(dups), first(splits))
 	}
@@ -439,4 +371,68 @@ func first(s []string) string {
 		return ""
 	}
 	return s[0]
+}
+
+// openTestLive opens n fanout sockets on iface with small rings and a tcp
+// filter; they are closed at the end of the test.
+func openTestLive(t *testing.T, iface string, n, ringMB int) []*LiveSource {
+	t.Helper()
+	cfg := DefaultLiveConfig()
+	cfg.Interface = iface
+	cfg.Workers = n
+	cfg.RingSizeMB = ringMB
+	cfg.BlockSizeKB = 64
+	cfg.Filter = "tcp"
+	srcs, err := OpenLive(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, s := range srcs {
+			s.Close()
+		}
+	})
+	return srcs
+}
+
+// readLive reads each socket on its own goroutine and hands every decoded
+// TCP frame to fn with the socket's index; fn runs concurrently for
+// different sockets. stop closes the sockets, waits for the readers and
+// returns the first error of a read or of fn.
+func readLive(srcs []*LiveSource, fn func(sock int, p *Packet, d *Decoded) error) (stop func() error) {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(srcs))
+	for si, s := range srcs {
+		wg.Go(func() {
+			dec := NewDecoder(DefaultDecoderConfig())
+			var p Packet
+			var d Decoded
+			for {
+				err := s.Next(&p)
+				switch {
+				case errors.Is(err, io.EOF):
+					return
+				case errors.Is(err, ErrIdle):
+					continue
+				case err != nil:
+					errs <- err
+					return
+				}
+				if dec.Decode(&p, &d) && d.Proto == 6 {
+					if err := fn(si, &p, &d); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+		})
+	}
+	return func() error {
+		for _, s := range srcs {
+			s.Close()
+		}
+		wg.Wait()
+		close(errs)
+		return <-errs
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -67,21 +68,32 @@ func (w *Wire) Replay(path string) error {
 
 // Start begins sending the pcap at path into the peer end with the given
 // tcpreplay rate option (e.g. "--pps=20000") and returns at once; wait
-// waits for the replay to end.
-func (w *Wire) Start(path, rate string) (wait func() error, err error) {
+// waits for the replay to end. A replay still running when the test ends
+// is killed.
+func (w *Wire) Start(t testing.TB, path, rate string) (wait func() error) {
+	t.Helper()
 	args := w.replayArgs(path, rate)
 	cmd := exec.Command(args[0], args[1:]...)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("%s: %w", strings.Join(args, " "), err)
+		t.Fatalf("%s: %v", strings.Join(args, " "), err)
 	}
-	return func() error {
-		if err := cmd.Wait(); err != nil {
-			return fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, out.String())
-		}
-		return nil
-	}, nil
+	var once sync.Once
+	var werr error
+	wait = func() error {
+		once.Do(func() {
+			if err := cmd.Wait(); err != nil {
+				werr = fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, out.String())
+			}
+		})
+		return werr
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		wait()
+	})
+	return wait
 }
 
 func (w *Wire) replayArgs(path, rate string) []string {
