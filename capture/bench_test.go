@@ -85,19 +85,6 @@ func BenchmarkGopacketDLPEthernet(b *testing.B) { benchDLP(b, "Ethernet") }
 func BenchmarkGopacketDLPVLAN(b *testing.B)     { benchDLP(b, "VLAN") }
 func BenchmarkGopacketDLPVXLAN(b *testing.B)    { benchDLP(b, "VXLAN") }
 
-func BenchmarkFlowKeyHash(b *testing.B) {
-	var d Decoded
-	NewDecoder(DefaultDecoderConfig()).Decode(&Packet{Data: benchFrames(b)["VXLAN"], LinkType: LinkEthernet}, &d)
-	k, _ := d.Key()
-	b.ReportAllocs()
-	var sink uint64
-	for i := 0; i < b.N; i++ {
-		k.Tunnel = uint64(i)
-		sink += k.Hash()
-	}
-	_ = sink
-}
-
 // BenchmarkDefrag reassembles a 3-fragment datagram per iteration.
 func BenchmarkDefrag(b *testing.B) {
 	in, l4 := bigInner(b, false)

@@ -57,11 +57,7 @@ func FuzzDecode(f *testing.F) {
 // FuzzFileSource reads arbitrary bytes as a capture file: no panic, and
 // any error other than io.EOF is a *FileError naming the file.
 func FuzzFileSource(f *testing.F) {
-	base := time.Unix(1700000000, 0)
-	pk := mkPackets(3, LinkEthernet, base, time.Millisecond)
-	f.Add(writePcap(f, pk, false))
-	f.Add(writePcap(f, pk, true))
-	f.Add(swapPcap(writePcap(f, pk, false)))
+	pk := addPcapSeeds(f)
 	f.Add(writeNg(f, pk, []layers.LinkType{layers.LinkTypeEthernet, layers.LinkTypeRaw}))
 	f.Add(gz(f, writePcap(f, pk, false)))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -94,4 +90,14 @@ func FuzzFileSource(f *testing.F) {
 			}
 		}
 	})
+}
+
+// addPcapSeeds adds three small classic pcaps (microsecond, nanosecond,
+// big-endian) to a fuzz corpus and returns their packets.
+func addPcapSeeds(f *testing.F) []testPkt {
+	pk := mkPackets(3, LinkEthernet, time.Unix(1700000000, 0), time.Millisecond)
+	f.Add(writePcap(f, pk, false))
+	f.Add(writePcap(f, pk, true))
+	f.Add(swapPcap(writePcap(f, pk, false)))
+	return pk
 }

@@ -151,11 +151,7 @@ func corpusDir(t *testing.T) (dir string, ok bool) {
 
 // FuzzPcapReader: on any input the hand reader and pcapgo agree.
 func FuzzPcapReader(f *testing.F) {
-	base := time.Unix(1700000000, 0)
-	pk := mkPackets(3, LinkEthernet, base, time.Millisecond)
-	f.Add(writePcap(f, pk, false))
-	f.Add(writePcap(f, pk, true))
-	f.Add(swapPcap(writePcap(f, pk, false)))
+	addPcapSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		diffPcapReaders(t, "fuzz", data, 4096)
 	})

@@ -52,15 +52,7 @@ func BenchmarkParseRequestResponseRecycled(b *testing.B) {
 		b.Fatal(err)
 	}
 	r.p = p
-	c := p.NewConn(model.ConnMeta{Client: cliAddr, Server: srvAddr})
-	ts := time.Unix(1, 0)
-	b.SetBytes(int64(len(benchReq) + len(benchResp)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		c.Data(model.ClientToServer, benchReq, ts)
-		c.Data(model.ServerToClient, benchResp, ts)
-	}
+	runPairs(b, p.NewConn(model.ConnMeta{Client: cliAddr, Server: srvAddr}), [][]byte{benchReq}, benchResp)
 }
 
 type recycleAll struct{ p *Parser }
@@ -71,6 +63,11 @@ func (r *recycleAll) Call(c *model.Call) { r.p.Recycle(c) }
 // in one Data call, on one keep-alive connection.
 func benchPairs(b *testing.B, reqs [][]byte, resp []byte) {
 	_, c := benchConn(b)
+	runPairs(b, c, reqs, resp)
+}
+
+// runPairs is benchPairs on a given connection.
+func runPairs(b *testing.B, c *Conn, reqs [][]byte, resp []byte) {
 	ts := time.Unix(1, 0)
 	b.SetBytes(int64(len(reqs[0]) + len(resp)))
 	b.ReportAllocs()
@@ -111,16 +108,7 @@ func BenchmarkChunked(b *testing.B) {
 		sb.WriteString("64;ext=1\r\n" + strings.Repeat("x", 100) + "\r\n")
 	}
 	sb.WriteString("0\r\n\r\n")
-	resp := []byte(sb.String())
-	_, c := benchConn(b)
-	ts := time.Unix(1, 0)
-	b.SetBytes(int64(len(benchReq) + len(resp)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		c.Data(model.ClientToServer, benchReq, ts)
-		c.Data(model.ServerToClient, resp, ts)
-	}
+	benchPairs(b, [][]byte{benchReq}, []byte(sb.String()))
 }
 
 // BenchmarkParseJWT: the bench capture's shape: a request with an RS256
