@@ -263,7 +263,8 @@ func (s *LiveSource) kernelStats() (LiveStats, error) {
 	}
 	// The kernel counted the frames skipped as early; they are not part of
 	// the capture.
-	return LiveStats{Packets: uint64(v3.Packets()) - s.early, Drops: uint64(v3.Drops()), QueueFreezes: uint64(v3.QueueFreezes())}, nil
+	n := uint64(v3.Packets())
+	return LiveStats{Packets: n - min(n, s.early), Drops: uint64(v3.Drops()), QueueFreezes: uint64(v3.QueueFreezes())}, nil
 }
 
 var _ Source = (*LiveSource)(nil)
