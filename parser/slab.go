@@ -84,8 +84,7 @@ type slabbed[T any] interface {
 func slabAlloc[T any, P slabbed[T]](s *callSlab, class uint8) (*model.Call, []model.Header) {
 	var x P
 	if c := s.take(class); c != nil {
-		x = P((*T)(unsafe.Pointer(c)))
-		*x = *new(T)
+		x = P((*T)(unsafe.Pointer(c))) // zeroed by recycle
 	} else {
 		x = P(new(T))
 	}
@@ -93,6 +92,16 @@ func slabAlloc[T any, P slabbed[T]](s *callSlab, class uint8) (*model.Call, []mo
 	call.Slab = class
 	return call, hdr
 }
+
+// slabZero clears a Call of class k+1 with its header array, so that a
+// Call waiting for reuse holds no strings or bodies alive.
+var slabZero = [len(slabSlots)]func(*model.Call){
+	zeroAs[callHdr3], zeroAs[callHdr7], zeroAs[callHdr11], zeroAs[callHdr15],
+	zeroAs[callHdr19], zeroAs[callHdr23], zeroAs[callHdr27], zeroAs[callHdr35],
+	zeroAs[callHdr43], zeroAs[callHdr51], zeroAs[callHdr63],
+}
+
+func zeroAs[T any](c *model.Call) { *(*T)(unsafe.Pointer(c)) = *new(T) }
 
 // take pops a free Call of the class, or returns nil.
 func (s *callSlab) take(class uint8) *model.Call {
@@ -116,13 +125,18 @@ func (s *callSlab) recycle(calls []*model.Call) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range calls {
-		k := int(c.Slab) - 1
-		if k < 0 || k >= len(s.back) || len(s.back[k]) >= maxSlabFree {
-			continue
+		k := c.Slab
+		if k == 0 || k&slabFree != 0 || int(k) > len(slabZero) || len(s.back[k-1]) >= maxSlabFree {
+			continue // not from a slab, handed back twice, or left to the GC
 		}
-		s.back[k] = append(s.back[k], c)
+		slabZero[k-1](c)
+		c.Slab = k | slabFree
+		s.back[k-1] = append(s.back[k-1], c)
 	}
 }
+
+// slabFree marks a Call's Slab while it waits in a free list.
+const slabFree = 0x80
 
 // A Call allocated together with the backing array of its header fields:
 // one allocation instead of three (Call, ReqHeaders, RespHeaders). With the

@@ -1,0 +1,45 @@
+package parser
+
+import (
+	"testing"
+	"unsafe"
+
+	"github.com/apisensor/apisensor/model"
+)
+
+// A recycled Call holds nothing alive while it waits (its header array is
+// cleared too), comes back zero, is kept once when handed back twice, and a
+// Call the parser did not make is left alone.
+func TestRecycle(t *testing.T) {
+	p, _ := newTestParser(t, testConfig())
+	c, spare := p.slab.alloc(10)
+	if c.Slab != 3 || len(spare) != 11 {
+		t.Fatalf("class %d with %d slots, want 3 with 11", c.Slab, len(spare))
+	}
+	c.Method, c.URI, c.ReqBody.Data = "GET", "/x", []byte("body")
+	spare[10] = model.Header{Name: "N", Value: "V"}
+	c.ReqHeaders = spare[:1]
+	p.Recycle(c, c) // twice in one call
+	p.Recycle(c)    // and again
+	if got := len(p.slab.back[2]); got != 1 {
+		t.Fatalf("free list holds %d entries, want 1", got)
+	}
+	hdr := unsafe.Slice((*model.Header)(unsafe.Add(unsafe.Pointer(c), unsafe.Sizeof(model.Call{}))), 11)
+	if c.Method != "" || c.ReqBody.Data != nil || c.ReqHeaders != nil || hdr[10] != (model.Header{}) {
+		t.Fatalf("recycled Call not cleared: %+v, last slot %+v", c, hdr[10])
+	}
+	c2, spare2 := p.slab.alloc(9)
+	if c2 != c || c2.Slab != 3 || &spare2[0] != &hdr[0] {
+		t.Fatalf("alloc did not reuse the recycled Call")
+	}
+	if c3, _ := p.slab.alloc(9); c3 == c {
+		t.Fatal("one recycled Call handed out twice")
+	}
+
+	var plain model.Call
+	plain.Method = "GET"
+	p.Recycle(&plain, c2.Clone())
+	if plain.Method != "GET" || len(p.slab.back[2]) != 0 {
+		t.Fatal("a Call not made by a parser was taken")
+	}
+}
