@@ -57,6 +57,7 @@ type Sensor struct {
 	liveMu              sync.Mutex
 	live                []*capture.LiveSource // for Progress; nil in file mode
 	ready               chan struct{}         // closed by Run once its sources are open
+	readyOnce           sync.Once
 }
 
 // New checks cfg; sources are opened by Run.
@@ -225,7 +226,8 @@ type Summary struct {
 
 // Run reads the input to its end (or until ctx is done) and writes sink.
 // A truncated or corrupt capture is not fatal: what came before is
-// processed and the error is returned in Summary.InputError.
+// processed and the error is returned in Summary.InputError. A Sensor runs
+// once.
 func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 	var sum Summary
 	var inv *discovery.Inventory
@@ -264,7 +266,7 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 			src.Close()
 		}
 	}()
-	close(s.ready)
+	s.readyOnce.Do(func() { close(s.ready) })
 	// Closing the sources unblocks a reader waiting for packets.
 	stop := context.AfterFunc(ctx, func() {
 		for _, l := range live {
