@@ -95,8 +95,27 @@ type LiveSource struct {
 	// socket joined the group (so its flows may continue on another
 	// socket): Next skips them and early counts them. Zero once the first
 	// later frame has been read.
-	start time.Time
-	early uint64
+	start  time.Time
+	early  uint64
+	counts counterSum
+}
+
+// counterSum turns gopacket's socket counters into 64-bit totals. gopacket
+// sums the kernel's read-and-reset counters in uint32s, which wrap after
+// 2^32 packets (72 minutes at 1 Mpps); the differences between two reads
+// are right across a wrap as long as reads come more often than that (the
+// CLI reads every minute).
+type counterSum struct {
+	raw   [3]uint32 // packets, drops, freezes as gopacket last gave them
+	total LiveStats
+}
+
+func (c *counterSum) add(cur [3]uint32) LiveStats {
+	c.total.Packets += uint64(cur[0] - c.raw[0])
+	c.total.Drops += uint64(cur[1] - c.raw[1])
+	c.total.QueueFreezes += uint64(cur[2] - c.raw[2])
+	c.raw = cur
+	return c.total
 }
 
 // rejectAll is a socket filter that accepts nothing (ret #0).
@@ -261,10 +280,11 @@ func (s *LiveSource) kernelStats() (LiveStats, error) {
 	if err != nil {
 		return LiveStats{}, fmt.Errorf("capture: socket stats on %s: %w", s.iface, err)
 	}
+	st := s.counts.add([3]uint32{uint32(v3.Packets()), uint32(v3.Drops()), uint32(v3.QueueFreezes())})
 	// The kernel counted the frames skipped as early; they are not part of
 	// the capture.
-	n := uint64(v3.Packets())
-	return LiveStats{Packets: n - min(n, s.early), Drops: uint64(v3.Drops()), QueueFreezes: uint64(v3.QueueFreezes())}, nil
+	st.Packets -= min(st.Packets, s.early)
+	return st, nil
 }
 
 var _ Source = (*LiveSource)(nil)

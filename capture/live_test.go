@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"os"
 	"strings"
@@ -442,5 +443,16 @@ func readLive(srcs []*LiveSource, fn func(sock int, p *Packet, d *Decoded) error
 		wg.Wait()
 		close(errs)
 		return <-errs
+	}
+}
+
+// The kernel counters stay right across gopacket's 32-bit wrap.
+func TestCounterSumAcrossWrap(t *testing.T) {
+	var c counterSum
+	c.add([3]uint32{math.MaxUint32 - 10, 5, 1})
+	got := c.add([3]uint32{20, 7, 1}) // 31 more packets, 2 more drops
+	want := LiveStats{Packets: math.MaxUint32 + 21, Drops: 7, QueueFreezes: 1}
+	if got != want {
+		t.Fatalf("got %+v, want %+v", got, want)
 	}
 }
