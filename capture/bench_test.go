@@ -2,6 +2,7 @@ package capture
 
 import (
 	"io"
+	"slices"
 	"testing"
 	"time"
 
@@ -15,8 +16,8 @@ func benchFrames(b *testing.B) map[string][]byte {
 	ip := in.ip(b)
 	return map[string][]byte{
 		"Ethernet": in.eth(b),
-		"VLAN":     cat(ethHdr(0x8100), vlanTag(100, 0x0800), ip),
-		"VXLAN":    outerUDP(b, 40000, 4789, cat(vxlanHdr(77), in.eth(b))),
+		"VLAN":     slices.Concat(ethHdr(0x8100), vlanTag(100, 0x0800), ip),
+		"VXLAN":    outerUDP(b, 40000, 4789, slices.Concat(vxlanHdr(77), in.eth(b))),
 	}
 }
 

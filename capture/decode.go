@@ -576,7 +576,6 @@ func (d *Decoder) transport(proto uint8, src, dst netip.Addr, b []byte) result {
 		}
 		out.Src, out.Dst, out.Proto = src, dst, 17
 		out.SrcPort, out.DstPort = sp, dp
-		out.Seq, out.Ack, out.Flags, out.Window = 0, 0, 0, 0
 		out.Payload = payload
 		return resOK
 	case 4:

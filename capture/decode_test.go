@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -55,7 +56,7 @@ func decodeCases(t testing.TB) []decodeCase {
 	padded[len(padded)-1] = 0xee
 
 	// IPv6 with hop-by-hop and destination options before TCP.
-	v6ext := cat(ethHdr(et6), ser(t, append([]gopacket.SerializableLayer{
+	v6ext := slices.Concat(ethHdr(et6), ser(t, append([]gopacket.SerializableLayer{
 		&layers.IPv6{Version: 6, HopLimit: 64, NextHeader: layers.IPProtocolIPv6HopByHop, SrcIP: in6.src.AsSlice(), DstIP: in6.dst.AsSlice()},
 		gopacket.Payload([]byte{60, 0, 1, 4, 0, 0, 0, 0}),                         // hop-by-hop -> dest opts, PadN
 		gopacket.Payload([]byte{6, 1, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}), // dest opts (16 bytes) -> TCP
@@ -64,7 +65,7 @@ func decodeCases(t testing.TB) []decodeCase {
 	pppoeFrame := func(ppp uint16, ip []byte) []byte {
 		h := []byte{0x11, 0, 0x12, 0x34, 0, 0, byte(ppp >> 8), byte(ppp)}
 		binary.BigEndian.PutUint16(h[4:], uint16(len(ip)+2))
-		return cat(ethHdr(0x8864), h, ip)
+		return slices.Concat(ethHdr(0x8864), h, ip)
 	}
 	sll := make([]byte, 16)
 	binary.BigEndian.PutUint16(sll[0:], 0) // to us
@@ -88,41 +89,41 @@ func decodeCases(t testing.TB) []decodeCase {
 		{name: "eth-ipv6-tcp", lt: LinkEthernet, frame: in6.eth(t), want: in6},
 		{name: "eth-ipv6-ext-headers", lt: LinkEthernet, frame: v6ext, want: in6},
 		{name: "eth-ipv4-udp", lt: LinkEthernet, frame: udp.eth(t), want: udp},
-		{name: "vlan", lt: LinkEthernet, frame: cat(ethHdr(0x8100), vlanTag(100, et4), inIP), want: in, tunnel: true, stat: vlan},
-		{name: "qinq-88a8", lt: LinkEthernet, frame: cat(ethHdr(0x88a8), vlanTag(10, 0x8100), vlanTag(20, et6), in6IP), want: in6, tunnel: true, stat: vlan},
-		{name: "qinq-9100", lt: LinkEthernet, frame: cat(ethHdr(0x9100), vlanTag(10, 0x8100), vlanTag(20, et4), inIP), want: in, tunnel: true, stat: vlan},
-		{name: "mpls-2-labels-ipv4", lt: LinkEthernet, frame: cat(ethHdr(0x8847), []byte{0, 0x10, 0x00, 64, 0, 0x20, 0x01, 64}, inIP), want: in, stat: mpls},
-		{name: "mpls-multicast-ipv6", lt: LinkEthernet, frame: cat(ethHdr(0x8848), []byte{0, 0x30, 0x01, 64}, in6IP), want: in6, stat: mpls},
+		{name: "vlan", lt: LinkEthernet, frame: slices.Concat(ethHdr(0x8100), vlanTag(100, et4), inIP), want: in, tunnel: true, stat: vlan},
+		{name: "qinq-88a8", lt: LinkEthernet, frame: slices.Concat(ethHdr(0x88a8), vlanTag(10, 0x8100), vlanTag(20, et6), in6IP), want: in6, tunnel: true, stat: vlan},
+		{name: "qinq-9100", lt: LinkEthernet, frame: slices.Concat(ethHdr(0x9100), vlanTag(10, 0x8100), vlanTag(20, et4), inIP), want: in, tunnel: true, stat: vlan},
+		{name: "mpls-2-labels-ipv4", lt: LinkEthernet, frame: slices.Concat(ethHdr(0x8847), []byte{0, 0x10, 0x00, 64, 0, 0x20, 0x01, 64}, inIP), want: in, stat: mpls},
+		{name: "mpls-multicast-ipv6", lt: LinkEthernet, frame: slices.Concat(ethHdr(0x8848), []byte{0, 0x30, 0x01, 64}, in6IP), want: in6, stat: mpls},
 		{name: "pppoe-ipv4", lt: LinkEthernet, frame: pppoeFrame(0x0021, inIP), want: in, stat: pppoe},
 		{name: "pppoe-ipv6", lt: LinkEthernet, frame: pppoeFrame(0x0057, in6IP), want: in6, stat: pppoe},
-		{name: "vxlan-4789", lt: LinkEthernet, frame: outerUDP(t, 55555, 4789, cat(vxlanHdr(1234), inEth)), want: in, tunnel: true, stat: vx},
-		{name: "vxlan-8472-vlan-inside", lt: LinkEthernet, frame: outerUDP(t, 55555, 8472, cat(vxlanHdr(7), ethHdr(0x8100), vlanTag(5, et6), in6IP)), want: in6, tunnel: true, stat: vx},
-		{name: "geneve-eth-options", lt: LinkEthernet, frame: outerUDP(t, 1, 6081, cat(geneveHdr(99, 0x6558, 3), inEth)), want: in, tunnel: true, stat: gen},
-		{name: "geneve-ipv4", lt: LinkEthernet, frame: outerUDP(t, 1, 6081, cat(geneveHdr(99, et4, 0), inIP)), want: in, tunnel: true, stat: gen},
-		{name: "gre-ipv4", lt: LinkEthernet, frame: outerIP(t, false, layers.IPProtocolGRE, cat(greHdr(et4, false, nil, nil), inIP)), want: in, stat: gre},
-		{name: "gre-key-seq-csum-eth", lt: LinkEthernet, frame: outerIP(t, false, layers.IPProtocolGRE, cat(greHdr(0x6558, true, u32p(42), u32p(9)), inEth)), want: in, tunnel: true, stat: gre},
-		{name: "gre-ipv6-over-ipv6", lt: LinkEthernet, frame: outerIP(t, true, layers.IPProtocolGRE, cat(greHdr(et6, false, u32p(1), nil), in6IP)), want: in6, tunnel: true, stat: gre},
-		{name: "erspan-1", lt: LinkEthernet, frame: outerIP(t, false, layers.IPProtocolGRE, cat(greHdr(0x88be, false, nil, nil), inEth)), want: in, stat: ers},
-		{name: "erspan-2", lt: LinkEthernet, frame: outerIP(t, false, layers.IPProtocolGRE, cat(greHdr(0x88be, false, nil, u32p(1)), erspan2Hdr(300), inEth)), want: in, tunnel: true, stat: ers},
-		{name: "erspan-3", lt: LinkEthernet, frame: outerIP(t, false, layers.IPProtocolGRE, cat(greHdr(0x22eb, false, nil, u32p(1)), erspan3Hdr(301, 0, false), inEth)), want: in, tunnel: true, stat: ers},
-		{name: "erspan-3-subheader", lt: LinkEthernet, frame: outerIP(t, false, layers.IPProtocolGRE, cat(greHdr(0x22eb, false, nil, u32p(1)), erspan3Hdr(302, 0, true), inEth)), want: in, tunnel: true, stat: ers},
-		{name: "erspan-3-ip-frame", lt: LinkEthernet, frame: outerIP(t, false, layers.IPProtocolGRE, cat(greHdr(0x22eb, false, nil, u32p(1)), erspan3Hdr(303, 2, false), in6IP)), want: in6, tunnel: true, stat: ers},
+		{name: "vxlan-4789", lt: LinkEthernet, frame: outerUDP(t, 55555, 4789, slices.Concat(vxlanHdr(1234), inEth)), want: in, tunnel: true, stat: vx},
+		{name: "vxlan-8472-vlan-inside", lt: LinkEthernet, frame: outerUDP(t, 55555, 8472, slices.Concat(vxlanHdr(7), ethHdr(0x8100), vlanTag(5, et6), in6IP)), want: in6, tunnel: true, stat: vx},
+		{name: "geneve-eth-options", lt: LinkEthernet, frame: outerUDP(t, 1, 6081, slices.Concat(geneveHdr(99, 0x6558, 3), inEth)), want: in, tunnel: true, stat: gen},
+		{name: "geneve-ipv4", lt: LinkEthernet, frame: outerUDP(t, 1, 6081, slices.Concat(geneveHdr(99, et4, 0), inIP)), want: in, tunnel: true, stat: gen},
+		{name: "gre-ipv4", lt: LinkEthernet, frame: outerIP(t, false, layers.IPProtocolGRE, slices.Concat(greHdr(et4, false, nil, nil), inIP)), want: in, stat: gre},
+		{name: "gre-key-seq-csum-eth", lt: LinkEthernet, frame: outerIP(t, false, layers.IPProtocolGRE, slices.Concat(greHdr(0x6558, true, u32p(42), u32p(9)), inEth)), want: in, tunnel: true, stat: gre},
+		{name: "gre-ipv6-over-ipv6", lt: LinkEthernet, frame: outerIP(t, true, layers.IPProtocolGRE, slices.Concat(greHdr(et6, false, u32p(1), nil), in6IP)), want: in6, tunnel: true, stat: gre},
+		{name: "erspan-1", lt: LinkEthernet, frame: outerIP(t, false, layers.IPProtocolGRE, slices.Concat(greHdr(0x88be, false, nil, nil), inEth)), want: in, stat: ers},
+		{name: "erspan-2", lt: LinkEthernet, frame: outerIP(t, false, layers.IPProtocolGRE, slices.Concat(greHdr(0x88be, false, nil, u32p(1)), erspan2Hdr(300), inEth)), want: in, tunnel: true, stat: ers},
+		{name: "erspan-3", lt: LinkEthernet, frame: outerIP(t, false, layers.IPProtocolGRE, slices.Concat(greHdr(0x22eb, false, nil, u32p(1)), erspan3Hdr(301, 0, false), inEth)), want: in, tunnel: true, stat: ers},
+		{name: "erspan-3-subheader", lt: LinkEthernet, frame: outerIP(t, false, layers.IPProtocolGRE, slices.Concat(greHdr(0x22eb, false, nil, u32p(1)), erspan3Hdr(302, 0, true), inEth)), want: in, tunnel: true, stat: ers},
+		{name: "erspan-3-ip-frame", lt: LinkEthernet, frame: outerIP(t, false, layers.IPProtocolGRE, slices.Concat(greHdr(0x22eb, false, nil, u32p(1)), erspan3Hdr(303, 2, false), in6IP)), want: in6, tunnel: true, stat: ers},
 		{name: "ipip-4in4", lt: LinkEthernet, frame: outerIP(t, false, layers.IPProtocolIPv4, inIP), want: in, stat: ipip},
 		{name: "ipip-6in4", lt: LinkEthernet, frame: outerIP(t, false, layers.IPProtocolIPv6, in6IP), want: in6, stat: ipip},
 		{name: "ipip-4in6", lt: LinkEthernet, frame: outerIP(t, true, layers.IPProtocolIPv4, inIP), want: in, stat: ipip},
 		{name: "ipip-6in6", lt: LinkEthernet, frame: outerIP(t, true, layers.IPProtocolIPv6, in6IP), want: in6, stat: ipip},
 		{name: "teredo", lt: LinkEthernet, frame: outerUDP(t, 3544, 50000, in6IP), want: in6, stat: ter},
-		{name: "teredo-origin", lt: LinkEthernet, frame: outerUDP(t, 3544, 50000, cat(teredoOrigin, in6IP)), want: in6, stat: ter},
-		{name: "teredo-auth-origin", lt: LinkEthernet, frame: outerUDP(t, 50000, 3544, cat(teredoAuth, teredoOrigin, in6IP)), want: in6, stat: ter},
+		{name: "teredo-origin", lt: LinkEthernet, frame: outerUDP(t, 3544, 50000, slices.Concat(teredoOrigin, in6IP)), want: in6, stat: ter},
+		{name: "teredo-auth-origin", lt: LinkEthernet, frame: outerUDP(t, 50000, 3544, slices.Concat(teredoAuth, teredoOrigin, in6IP)), want: in6, stat: ter},
 		{name: "teredo-relay-port", lt: LinkEthernet, frame: outerUDP(t, 3797, 32900, teredoIP), want: teredoIn, stat: ter},
-		{name: "sll", lt: LinkLinuxSLL, frame: cat(sll, inIP), want: in},
-		{name: "sll2", lt: LinkSLL2, frame: cat(sll2, in6IP), want: in6},
-		{name: "null-le-ipv4", lt: LinkNull, frame: cat(nullLE, inIP), want: in},
-		{name: "null-be-ipv6", lt: LinkNull, frame: cat(nullBE6, in6IP), want: in6},
-		{name: "loop-ipv6", lt: LinkLoop, frame: cat(loop6, in6IP), want: in6},
-		{name: "chdlc", lt: LinkCHDLC, frame: cat([]byte{0x0f, 0, 0x08, 0x00}, inIP), want: in},
-		{name: "ppp-hdlc", lt: LinkPPP, frame: cat([]byte{0xff, 0x03, 0x00, 0x21}, inIP), want: in},
-		{name: "ppp-pfc", lt: LinkPPP, frame: cat([]byte{0x57}, in6IP), want: in6},
+		{name: "sll", lt: LinkLinuxSLL, frame: slices.Concat(sll, inIP), want: in},
+		{name: "sll2", lt: LinkSLL2, frame: slices.Concat(sll2, in6IP), want: in6},
+		{name: "null-le-ipv4", lt: LinkNull, frame: slices.Concat(nullLE, inIP), want: in},
+		{name: "null-be-ipv6", lt: LinkNull, frame: slices.Concat(nullBE6, in6IP), want: in6},
+		{name: "loop-ipv6", lt: LinkLoop, frame: slices.Concat(loop6, in6IP), want: in6},
+		{name: "chdlc", lt: LinkCHDLC, frame: slices.Concat([]byte{0x0f, 0, 0x08, 0x00}, inIP), want: in},
+		{name: "ppp-hdlc", lt: LinkPPP, frame: slices.Concat([]byte{0xff, 0x03, 0x00, 0x21}, inIP), want: in},
+		{name: "ppp-pfc", lt: LinkPPP, frame: slices.Concat([]byte{0x57}, in6IP), want: in6},
 		{name: "raw-101", lt: LinkRaw, frame: inIP, want: in},
 		{name: "raw-12", lt: LinkRaw12, frame: in6IP, want: in6},
 		{name: "raw-14", lt: LinkRaw14, frame: inIP, want: in},
@@ -188,7 +189,7 @@ func TestDecodeSkips(t *testing.T) {
 	icmp := ser(t, &layers.Ethernet{SrcMAC: macA, DstMAC: macB, EthernetType: layers.EthernetTypeIPv4},
 		&layers.IPv4{Version: 4, IHL: 5, TTL: 1, Protocol: layers.IPProtocolICMPv4, SrcIP: in.src.AsSlice(), DstIP: in.dst.AsSlice()},
 		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0)}, gopacket.Payload([]byte("ping")))
-	arp := cat(ethHdr(0x0806), make([]byte, 28))
+	arp := slices.Concat(ethHdr(0x0806), make([]byte, 28))
 	deep := ethHdr(0x8100)
 	for i := 0; i < 8; i++ {
 		deep = append(deep, vlanTag(uint16(i+1), 0x8100)...)
@@ -214,9 +215,9 @@ func TestDecodeSkips(t *testing.T) {
 	}{
 		{"icmp", LinkEthernet, icmp, false, func(s DecodeStats) uint64 { return s.OtherProto }},
 		{"arp", LinkEthernet, arp, false, func(s DecodeStats) uint64 { return s.NonIP }},
-		{"llc", LinkEthernet, cat(ethHdr(0x0026), make([]byte, 40)), false, func(s DecodeStats) uint64 { return s.NonIP }},
+		{"llc", LinkEthernet, slices.Concat(ethHdr(0x0026), make([]byte, 40)), false, func(s DecodeStats) uint64 { return s.NonIP }},
 		{"unknown-link", 147, in.ip(t), false, func(s DecodeStats) uint64 { return s.UnknownLinkType }},
-		{"too-deep", LinkEthernet, cat(deep, vlanTag(99, 0x0800), in.ip(t)), false, func(s DecodeStats) uint64 { return s.TooDeep }},
+		{"too-deep", LinkEthernet, slices.Concat(deep, vlanTag(99, 0x0800), in.ip(t)), false, func(s DecodeStats) uint64 { return s.TooDeep }},
 		{"too-deep-ipip", LinkRaw, ipip, false, func(s DecodeStats) uint64 { return s.TooDeep }},
 		{"bad-ihl", LinkRaw, badIHL, false, func(s DecodeStats) uint64 { return s.Malformed }},
 		{"bad-tcp-offset", LinkEthernet, badTCPOff, false, func(s DecodeStats) uint64 { return s.Malformed }},
@@ -249,15 +250,15 @@ func TestTunnelFolding(t *testing.T) {
 	rev.src, rev.dst, rev.sport, rev.dport = in.dst, in.src, in.dport, in.sport
 	frames := map[string][]byte{
 		"plain":      inEth,
-		"vni1":       outerUDP(t, 9, 4789, cat(vxlanHdr(1), inEth)),
-		"vni2":       outerUDP(t, 9, 4789, cat(vxlanHdr(2), inEth)),
-		"vlan1":      cat(ethHdr(0x8100), vlanTag(1, 0x0800), in.ip(t)),
-		"vlan2":      cat(ethHdr(0x8100), vlanTag(2, 0x0800), in.ip(t)),
-		"vlan1-vni1": outerUDP(t, 9, 4789, cat(vxlanHdr(1), ethHdr(0x8100), vlanTag(1, 0x0800), in.ip(t))),
-		"vni1-vlan1": cat(ethHdr(0x8100), vlanTag(1, 0x0800), outerUDP(t, 9, 4789, cat(vxlanHdr(1), inEth))[14:]),
-		"geneve1":    outerUDP(t, 9, 6081, cat(geneveHdr(1, 0x6558, 0), inEth)),
-		"grekey1":    outerIP(t, false, layers.IPProtocolGRE, cat(greHdr(0x0800, false, u32p(1), nil), in.ip(t))),
-		"erspan1":    outerIP(t, false, layers.IPProtocolGRE, cat(greHdr(0x88be, false, nil, u32p(1)), erspan2Hdr(1), inEth)),
+		"vni1":       outerUDP(t, 9, 4789, slices.Concat(vxlanHdr(1), inEth)),
+		"vni2":       outerUDP(t, 9, 4789, slices.Concat(vxlanHdr(2), inEth)),
+		"vlan1":      slices.Concat(ethHdr(0x8100), vlanTag(1, 0x0800), in.ip(t)),
+		"vlan2":      slices.Concat(ethHdr(0x8100), vlanTag(2, 0x0800), in.ip(t)),
+		"vlan1-vni1": outerUDP(t, 9, 4789, slices.Concat(vxlanHdr(1), ethHdr(0x8100), vlanTag(1, 0x0800), in.ip(t))),
+		"vni1-vlan1": slices.Concat(ethHdr(0x8100), vlanTag(1, 0x0800), outerUDP(t, 9, 4789, slices.Concat(vxlanHdr(1), inEth))[14:]),
+		"geneve1":    outerUDP(t, 9, 6081, slices.Concat(geneveHdr(1, 0x6558, 0), inEth)),
+		"grekey1":    outerIP(t, false, layers.IPProtocolGRE, slices.Concat(greHdr(0x0800, false, u32p(1), nil), in.ip(t))),
+		"erspan1":    outerIP(t, false, layers.IPProtocolGRE, slices.Concat(greHdr(0x88be, false, nil, u32p(1)), erspan2Hdr(1), inEth)),
 	}
 	d := NewDecoder(DefaultDecoderConfig())
 	seen := map[FlowKey]string{}
@@ -275,7 +276,7 @@ func TestTunnelFolding(t *testing.T) {
 	// Reverse direction in VNI 1: same key, same hash.
 	var fwd, back Decoded
 	d.Decode(&Packet{Data: frames["vni1"], LinkType: LinkEthernet}, &fwd)
-	d.Decode(&Packet{Data: outerUDP(t, 9, 4789, cat(vxlanHdr(1), rev.eth(t))), LinkType: LinkEthernet}, &back)
+	d.Decode(&Packet{Data: outerUDP(t, 9, 4789, slices.Concat(vxlanHdr(1), rev.eth(t))), LinkType: LinkEthernet}, &back)
 	kf, rf := fwd.Key()
 	kb, rb := back.Key()
 	if kf != kb || rf == rb || kf.Hash() != kb.Hash() {

@@ -114,15 +114,14 @@ func (f *defragger) get() *datagram {
 	return &datagram{}
 }
 
-// add stores one fragment. It returns the whole payload once the datagram
-// is complete (valid until the next packet), or resFragHeld/resFragDropped.
+// add stores one fragment carrying protocol proto. Once the datagram is
+// complete it returns the whole payload (valid until the next packet) and
+// the protocol of its offset-0 fragment; otherwise resFragHeld or
+// resFragDropped.
 //
 // Overlaps: IPv6 drops the whole datagram (RFC 5722); IPv4 keeps the bytes
 // that arrived first and counts the overlap, so a later fragment cannot
 // rewrite what an earlier one delivered (the classic IDS evasion).
-// add files one fragment carrying protocol proto. Once the datagram is
-// complete it returns the payload and the protocol of its offset-0
-// fragment.
 func (f *defragger) add(d *Decoder, key fragKey, off int, more bool, data []byte, proto uint8) ([]byte, uint8, result) {
 	end := off + len(data)
 	g := f.m[key]

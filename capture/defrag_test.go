@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 )
@@ -265,7 +266,7 @@ func TestDefragBadFragments(t *testing.T) {
 func TestDefragTunnelInside(t *testing.T) {
 	in := defaultInner()
 	in.payload = bytes.Repeat([]byte("z"), 1400)
-	vx := outerUDP(t, 9, 4789, cat(vxlanHdr(5), in.eth(t)))
+	vx := outerUDP(t, 9, 4789, slices.Concat(vxlanHdr(5), in.eth(t)))
 	ipHdr := vx[14:34]
 	l4 := vx[34:]
 	src := netip.AddrFrom4([4]byte(ipHdr[12:16]))
@@ -274,7 +275,7 @@ func TestDefragTunnelInside(t *testing.T) {
 	var out Decoded
 	var ok bool
 	for _, p := range split(l4, 800) {
-		ok = d.Decode(&Packet{Data: cat(ethHdr(0x0800), frag4(src, dst, 3, 17, p.off, p.more, p.data)), LinkType: LinkEthernet}, &out)
+		ok = d.Decode(&Packet{Data: slices.Concat(ethHdr(0x0800), frag4(src, dst, 3, 17, p.off, p.more, p.data)), LinkType: LinkEthernet}, &out)
 	}
 	if !ok {
 		t.Fatalf("not decoded: %+v", d.Stats())

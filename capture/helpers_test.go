@@ -131,14 +131,6 @@ func ethHdr(et uint16) []byte {
 	return b
 }
 
-func cat(parts ...[]byte) []byte {
-	var out []byte
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
-
 // outerUDP wraps payload in Ethernet/IPv4/UDP with the given ports.
 func outerUDP(t testing.TB, sport, dport uint16, payload []byte) []byte {
 	ip := &layers.IPv4{Version: 4, IHL: 5, TTL: 64, Protocol: layers.IPProtocolUDP,

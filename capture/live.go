@@ -199,9 +199,6 @@ func OpenLive(cfg LiveConfig) ([]*LiveSource, error) {
 			}
 		}
 	}
-	if len(prog) == 0 {
-		prog = []bpf.RawInstruction{{Op: 0x06, K: uint32(cfg.Snaplen)}} // ret #snaplen: everything
-	}
 	start := time.Now()
 	for _, s := range out {
 		s.start = start
@@ -304,7 +301,7 @@ func CompileFilter(expr string, snaplen int) ([]bpf.RawInstruction, error) {
 	var prog []bpf.RawInstruction
 	switch {
 	case expr == "":
-		if snaplen <= 0 || snaplen >= maxSnaplen {
+		if snaplen <= 0 {
 			return nil, nil
 		}
 		prog = []bpf.RawInstruction{{Op: 0x06, K: uint32(snaplen)}} // ret #snaplen

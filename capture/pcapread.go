@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 
 	"github.com/gopacket/gopacket"
@@ -117,9 +118,7 @@ func (r *pcapReader) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, err
 	r.long = r.long[:0]
 	for len(r.long) < ci.CaptureLength {
 		k := min(ci.CaptureLength-len(r.long), 1<<20)
-		if cap(r.long)-len(r.long) < k {
-			r.long = append(r.long, make([]byte, k)...)[:len(r.long)]
-		}
+		r.long = slices.Grow(r.long, k)
 		m, err := io.ReadFull(r.br, r.long[len(r.long):len(r.long)+k])
 		r.long = r.long[:len(r.long)+m]
 		if err != nil {
