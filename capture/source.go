@@ -104,7 +104,6 @@ type FileSource struct {
 	plain    *countingReader // bytes pcapgo sees (== raw when not gzip)
 	br       *bufio.Reader   // directly under pcapgo
 	rd       packetReader
-	isNg     bool
 	linkType uint16
 
 	index     uint64
@@ -126,7 +125,7 @@ func OpenFiles(paths []string, cfg FileConfig) (*FileSource, error) {
 	s := &FileSource{cfg: cfg, paths: paths}
 	for _, p := range paths {
 		if p == "-" {
-			s.total = -1
+			s.total = 0 // unknown
 			break
 		}
 		st, err := os.Stat(p)
@@ -134,13 +133,10 @@ func OpenFiles(paths []string, cfg FileConfig) (*FileSource, error) {
 			return nil, &FileError{Path: p, Offset: -1, Err: err}
 		}
 		if !st.Mode().IsRegular() {
-			s.total = -1
+			s.total = 0 // unknown
 			break
 		}
 		s.total += st.Size()
-	}
-	if s.total < 0 {
-		s.total = 0
 	}
 	if err := s.openNext(); err != nil {
 		return nil, err
@@ -211,14 +207,12 @@ func (s *FileSource) openNext() error {
 	m := binary.LittleEndian.Uint32(magic)
 	switch m {
 	case 0x0A0D0D0A:
-		s.isNg = true
 		ng, err := pcapgo.NewNgReader(s.br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
 		if err != nil {
 			return &FileError{Path: s.path, Offset: 0, Err: fmt.Errorf("pcapng header: %w", err)}
 		}
 		s.rd = ng
 	case 0xA1B2C3D4, 0xD4C3B2A1, 0xA1B23C4D, 0x4D3CB2A1:
-		s.isNg = false
 		pr, err := newPcapReader(s.br)
 		if err != nil {
 			return &FileError{Path: s.path, Offset: 0, Err: fmt.Errorf("pcap header: %w", err)}
@@ -261,7 +255,7 @@ func (s *FileSource) Next(p *Packet) error {
 			p.OrigLen = ci.Length
 			p.Index = s.index
 			p.LinkType = s.linkType
-			if s.isNg && len(ci.AncillaryData) > 0 {
+			if len(ci.AncillaryData) > 0 { // pcapng: the interface's link type
 				if lt, ok := ci.AncillaryData[0].(layers.LinkType); ok {
 					p.LinkType = uint16(lt)
 				}
