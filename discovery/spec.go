@@ -342,6 +342,20 @@ func serverTargets(servers openapi3.Servers) []serverTarget {
 	return out
 }
 
+// OperationTemplate is the path template traffic to a spec operation has:
+// the path key under the server's base path, without a trailing slash
+// and without a fragment. AWS specs key some operations by one
+// (/#X-Amz-Target=..., /{Bucket}#tagging); on the wire it is never part of
+// the path.
+func OperationTemplate(base, path string) string {
+	path, _, _ = strings.Cut(path, "#")
+	t := base + "/" + strings.TrimLeft(path, "/")
+	if t != "/" {
+		t = strings.TrimRight(t, "/")
+	}
+	return t
+}
+
 // addSpec registers every operation of doc under the hosts it applies to.
 func addSpec(specs map[string]*hostSpec, doc *openapi3.T, in SpecInput) int {
 	n := 0
@@ -384,10 +398,7 @@ func addSpec(specs map[string]*hostSpec, doc *openapi3.T, in SpecInput) int {
 					hs = newHostSpec()
 					specs[t.host] = hs
 				}
-				tmpl := t.base + "/" + strings.TrimLeft(p, "/")
-				if tmpl != "/" {
-					tmpl = strings.TrimRight(tmpl, "/")
-				}
+				tmpl := OperationTemplate(t.base, p)
 				so := &specOp{file: in.Path, tmpl: tmpl, method: strings.ToUpper(m), deprecated: op.Deprecated}
 				for _, s := range splitPath(tmpl, nil) {
 					if i := strings.IndexByte(s, '{'); i >= 0 {

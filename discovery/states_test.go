@@ -200,3 +200,22 @@ func TestSpecServerWithPort(t *testing.T) {
 		t.Errorf("ParseSpecArg host %q, %v; want api.local", in.Host, err)
 	}
 }
+
+// AWS specs key operations by a fragment the wire never carries: traffic to
+// POST / is that documented operation, not a shadow endpoint beside an
+// unused "/#X-Amz-Target=..." one.
+func TestSpecPathFragment(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "aws.yaml")
+	spec := "openapi: 3.0.3\ninfo: {title: t, version: '1'}\nservers: [{url: 'https://dynamodb.example/'}]\npaths:\n" +
+		"  /#X-Amz-Target=DynamoDB_20120810.GetItem:\n    post:\n      responses: {'200': {description: ok}}\n" +
+		"  /#X-Amz-Target=DynamoDB_20120810.PutItem:\n    post:\n      responses: {'200': {description: ok}}\n"
+	if err := os.WriteFile(f, []byte(spec), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inv := newInv(t, func(c *Config) { c.Specs = []SpecInput{{Path: f}} })
+	inv.Observe(call(0, "dynamodb.example", "POST", "/", 200, `{}`))
+	eps := inv.Endpoints()
+	if len(eps) != 1 || eps[0].Template != "/" || eps[0].State != model.StateDocumented {
+		t.Fatalf("endpoints %+v, want POST / documented and nothing else", eps)
+	}
+}

@@ -49,13 +49,7 @@ func Operations(doc *openapi3.T) []Op {
 			continue
 		}
 		for m, op := range item.Operations() {
-			// AWS specs key some operations by a fragment (#X-Amz-Target=...,
-			// #tagKeys): on the wire that part is never in the path.
-			p, _, _ := strings.Cut(p, "#")
-			t := base + "/" + strings.TrimLeft(p, "/")
-			if t != "/" {
-				t = strings.TrimRight(t, "/")
-			}
+			t := discovery.OperationTemplate(base, p)
 			out = append(out, Op{Method: strings.ToUpper(m), Template: t, op: op, item: item})
 		}
 	}
