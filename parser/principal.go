@@ -373,7 +373,8 @@ func (p *Parser) trusted(a netip.Addr) bool {
 	return false
 }
 
-// parseXFFAddr accepts "1.2.3.4", "1.2.3.4:5678", "::1", "[::1]:80".
+// parseXFFAddr accepts "1.2.3.4", "1.2.3.4:5678", "::1", "[::1]:80",
+// "[::1]"; an IPv4-mapped IPv6 address is the IPv4 one, in every form.
 func parseXFFAddr(s string) (netip.Addr, bool) {
 	if a, err := netip.ParseAddr(s); err == nil {
 		return a.Unmap(), true
@@ -383,7 +384,7 @@ func parseXFFAddr(s string) (netip.Addr, bool) {
 	}
 	if strings.HasPrefix(s, "[") && strings.HasSuffix(s, "]") {
 		if a, err := netip.ParseAddr(s[1 : len(s)-1]); err == nil {
-			return a, true
+			return a.Unmap(), true
 		}
 	}
 	return netip.Addr{}, false

@@ -165,6 +165,12 @@ func TestPrincipalIPAndXFF(t *testing.T) {
 	want(t, "principal", c.Principal.String(), "ip:203.0.113.7")
 	want(t, "src unchanged", c.Src, cliAddr)
 
+	// An IPv4-mapped address is the IPv4 client, however it is written.
+	for _, xff := range []string{"1.2.3.4", "[::ffff:1.2.3.4]:80", "[::ffff:1.2.3.4]", "::ffff:1.2.3.4"} {
+		c := reqCall(t, cfg, defMeta(), "GET / HTTP/1.1\r\nX-Forwarded-For: "+xff+"\r\n\r\n")
+		want(t, "mapped client "+xff, c.ClientIP, netip.MustParseAddr("1.2.3.4"))
+	}
+
 	untrusted := model.ConnMeta{Client: netip.MustParseAddrPort("192.0.2.5:5555"), Server: srvAddr}
 	c = reqCall(t, cfg, untrusted, req)
 	want(t, "xff ignored", c.ClientIP, netip.MustParseAddr("192.0.2.5"))
