@@ -28,48 +28,53 @@ func (p *Parser) Recycle(calls ...*model.Call) {
 // on another and puts into back, which alloc swaps in when free runs dry,
 // so the lock is taken once per batch, not once per Call.
 type callSlab struct {
-	free [len(slabSlots)][]*model.Call // parser goroutine only
+	free [numSlabClasses][]*model.Call // parser goroutine only
 	mu   sync.Mutex
-	back [len(slabSlots)][]*model.Call
+	back [numSlabClasses][]*model.Call
 }
 
-// maxSlabFree bounds each class's list: a burst of calls with many fields
-// does not pin their memory for the rest of the run.
+const numSlabClasses = 11
+
+// maxSlabFree bounds each of a class's two lists: a burst of calls with
+// many fields does not keep their memory for the rest of the run.
 const maxSlabFree = 4096
 
-// slabSlots is how many header fields each class holds next to its Call
-// (class k+1 holds slabSlots[k]); see the callHdrN types.
-var slabSlots = [...]int{3, 7, 11, 15, 19, 23, 27, 35, 43, 51, 63}
+// slabClasses are the allocation classes, by size: class k (Call.Slab) is
+// slabClasses[k-1], a callHdrN holding slots header fields next to its Call.
+var slabClasses = [numSlabClasses]struct {
+	slots int
+	alloc func(*callSlab, uint8) (*model.Call, []model.Header)
+	zero  func(*model.Call)
+}{
+	{3, slabAlloc[callHdr3], zeroAs[callHdr3]},
+	{7, slabAlloc[callHdr7], zeroAs[callHdr7]},
+	{11, slabAlloc[callHdr11], zeroAs[callHdr11]},
+	{15, slabAlloc[callHdr15], zeroAs[callHdr15]},
+	{19, slabAlloc[callHdr19], zeroAs[callHdr19]},
+	{23, slabAlloc[callHdr23], zeroAs[callHdr23]},
+	{27, slabAlloc[callHdr27], zeroAs[callHdr27]},
+	{35, slabAlloc[callHdr35], zeroAs[callHdr35]},
+	{43, slabAlloc[callHdr43], zeroAs[callHdr43]},
+	{51, slabAlloc[callHdr51], zeroAs[callHdr51]},
+	{63, slabAlloc[callHdr63], zeroAs[callHdr63]},
+}
+
+// Bits of Call.Slab above the class while a Call is handed back.
+const (
+	slabFree   = 0x80 // cleared by Recycle
+	slabQueued = 0x40 // in a free list
+)
 
 // alloc returns a zero Call and, when slots > 0, room for at least slots
 // header fields in the same allocation (nil beyond 63: the fields then get
 // their own slices).
 func (s *callSlab) alloc(slots int) (*model.Call, []model.Header) {
-	switch {
-	case slots <= 0:
-		return new(model.Call), nil
-	case slots <= 3:
-		return slabAlloc[callHdr3](s, 1)
-	case slots <= 7:
-		return slabAlloc[callHdr7](s, 2)
-	case slots <= 11:
-		return slabAlloc[callHdr11](s, 3)
-	case slots <= 15:
-		return slabAlloc[callHdr15](s, 4)
-	case slots <= 19:
-		return slabAlloc[callHdr19](s, 5)
-	case slots <= 23:
-		return slabAlloc[callHdr23](s, 6)
-	case slots <= 27:
-		return slabAlloc[callHdr27](s, 7)
-	case slots <= 35:
-		return slabAlloc[callHdr35](s, 8)
-	case slots <= 43:
-		return slabAlloc[callHdr43](s, 9)
-	case slots <= 51:
-		return slabAlloc[callHdr51](s, 10)
-	case slots <= 63:
-		return slabAlloc[callHdr63](s, 11)
+	if slots > 0 {
+		for i := range slabClasses {
+			if slots <= slabClasses[i].slots {
+				return slabClasses[i].alloc(s, uint8(i+1))
+			}
+		}
 	}
 	return new(model.Call), nil
 }
@@ -84,7 +89,7 @@ type slabbed[T any] interface {
 func slabAlloc[T any, P slabbed[T]](s *callSlab, class uint8) (*model.Call, []model.Header) {
 	var x P
 	if c := s.take(class); c != nil {
-		x = P((*T)(unsafe.Pointer(c))) // zeroed by recycle
+		x = P((*T)(unsafe.Pointer(c))) // cleared by recycle
 	} else {
 		x = P(new(T))
 	}
@@ -93,14 +98,8 @@ func slabAlloc[T any, P slabbed[T]](s *callSlab, class uint8) (*model.Call, []mo
 	return call, hdr
 }
 
-// slabZero clears a Call of class k+1 with its header array, so that a
-// Call waiting for reuse holds no strings or bodies alive.
-var slabZero = [len(slabSlots)]func(*model.Call){
-	zeroAs[callHdr3], zeroAs[callHdr7], zeroAs[callHdr11], zeroAs[callHdr15],
-	zeroAs[callHdr19], zeroAs[callHdr23], zeroAs[callHdr27], zeroAs[callHdr35],
-	zeroAs[callHdr43], zeroAs[callHdr51], zeroAs[callHdr63],
-}
-
+// zeroAs clears a Call of class T with its header array, so that a Call
+// waiting for reuse holds no strings or bodies alive.
 func zeroAs[T any](c *model.Call) { *(*T)(unsafe.Pointer(c)) = *new(T) }
 
 // take pops a free Call of the class, or returns nil.
@@ -121,22 +120,27 @@ func (s *callSlab) take(class uint8) *model.Call {
 	return c
 }
 
+// recycle clears the calls outside the lock (up to 2.7 KB each, and the
+// parser's take may be waiting), then queues them. A Call handed back twice
+// is queued once; one not made by a parser (Slab 0) is left alone.
 func (s *callSlab) recycle(calls []*model.Call) {
+	for _, c := range calls {
+		if k := c.Slab; k != 0 && k&slabFree == 0 && int(k) <= len(slabClasses) {
+			slabClasses[k-1].zero(c)
+			c.Slab = k | slabFree
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range calls {
-		k := c.Slab
-		if k == 0 || k&slabFree != 0 || int(k) > len(slabZero) || len(s.back[k-1]) >= maxSlabFree {
-			continue // not from a slab, handed back twice, or left to the GC
+		k := c.Slab &^ (slabFree | slabQueued)
+		if c.Slab&(slabFree|slabQueued) != slabFree || len(s.back[k-1]) >= maxSlabFree {
+			continue // not cleared here, already queued, or left to the GC
 		}
-		slabZero[k-1](c)
-		c.Slab = k | slabFree
+		c.Slab |= slabQueued
 		s.back[k-1] = append(s.back[k-1], c)
 	}
 }
-
-// slabFree marks a Call's Slab while it waits in a free list.
-const slabFree = 0x80
 
 // A Call allocated together with the backing array of its header fields:
 // one allocation instead of three (Call, ReqHeaders, RespHeaders). With the
