@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"bytes"
 	"strings"
 	"time"
 
@@ -141,13 +142,7 @@ func (c *Conn) emit(call *model.Call) {
 
 // chunkSize reads a chunk-size line and returns the bytes of b consumed.
 func (c *Conn) chunkSize(h *half, b []byte, ts time.Time) int {
-	j := -1
-	for i, ch := range b {
-		if ch == '\n' {
-			j = i
-			break
-		}
-	}
+	j := bytes.IndexByte(b, '\n')
 	take := len(b)
 	if j >= 0 {
 		take = j + 1
@@ -266,11 +261,7 @@ func (c *Conn) trailers(h *half, block []byte, ends []int32, ts time.Time) {
 
 // finishV09Request turns the buffered "GET /path" into an HTTP/0.9 call.
 func (c *Conn) finishV09Request(h *half) {
-	line := h.buf
-	for len(line) > 0 && (line[len(line)-1] == '\n' || line[len(line)-1] == '\r') {
-		line = line[:len(line)-1]
-	}
-	s := string(line)
+	s := string(bytes.TrimRight(h.buf, "\r\n"))
 	method, target, _, _ := splitRequestLine(s)
 	call, _ := c.newCall(0)
 	call.TS = h.msgTS
@@ -297,7 +288,6 @@ func (c *Conn) finishAll(ts time.Time) {
 		h := &c.h[i]
 		if h.call != nil {
 			switch h.st {
-			case stBodyClose:
 			case stBodyCL, stChunkSize, stChunkData, stChunkCRLF, stTrailer:
 				if h.body != nil {
 					h.body.Truncated = true

@@ -66,7 +66,7 @@ const (
 	maxAPIKeyParam  = 64
 )
 
-// Validate reports the first unusable setting.
+// Validate reports every unusable setting.
 func (c Config) Validate() error {
 	var errs []error
 	if c.MaxBody < 0 {

@@ -196,10 +196,7 @@ func plausible09Target[T ~string | ~[]byte](t T) bool {
 // isV09Line reports whether a buffered, possibly unterminated, first line is
 // a complete HTTP/0.9 request ("GET /path").
 func isV09Line(b []byte) bool {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	m, t, v, ok := splitRequestLine(b)
+	m, t, v, ok := splitRequestLine(bytes.TrimRight(b, "\r\n"))
 	return ok && len(v) == 0 && string(m) == "GET" && plausible09Target(t)
 }
 
@@ -740,26 +737,21 @@ func (c *Conn) onResponse(h *half, start, rest string, fl fieldLines, ts time.Ti
 	var mi msgInfo
 	var flags model.CallFlags
 
-	// Interim responses: not final, recorded on the waiting request. A 101
-	// is only a protocol switch when the request asked for one (an
-	// unsolicited 101 is an evasion trick; it is read as a final response).
-	var pending *model.Call
-	if t := c.awaiting(0); t != nil && !h.resynced {
-		pending = t.call
-	}
-	if numeric && code >= 100 && code < 200 && (code != 101 || pending == nil || pending.ReqHeaders.Has("Upgrade")) {
-		if code != 101 {
-			// The fields are parsed for their error counts only.
-			scratch := c.parseFields(rest, fl, c.p.scratch, &mi, false, &flags)
-			clear(scratch) // drop references to the block
-			c.p.st.interim.Add(1)
-			if pending != nil && len(pending.Interim) < 16 {
-				pending.Interim = append(pending.Interim, code)
-				pending.Flags |= model.FlagInterim
-			}
-			h.st = stStart
-			return
+	// Interim responses (1xx but 101): not final, recorded on the waiting
+	// request. A 101 goes on as a final response; the switch below decides
+	// whether it switches protocols.
+	waiting := c.awaiting(0)
+	if numeric && code >= 100 && code < 200 && code != 101 {
+		// The fields are parsed for their error counts only.
+		scratch := c.parseFields(rest, fl, c.p.scratch, &mi, false, &flags)
+		clear(scratch) // drop references to the block
+		c.p.st.interim.Add(1)
+		if waiting != nil && !h.resynced && len(waiting.call.Interim) < 16 {
+			waiting.call.Interim = append(waiting.call.Interim, code)
+			waiting.call.Flags |= model.FlagInterim
 		}
+		h.st = stStart
+		return
 	}
 	c.p.st.responses.Add(1)
 	var call *model.Call
@@ -770,7 +762,7 @@ func (c *Conn) onResponse(h *half, start, rest string, fl fieldLines, ts time.Ti
 		if t := c.findTxn(call); t != nil {
 			spare, t.spare = t.spare, nil
 		}
-	} else if t := c.awaiting(0); t != nil {
+	} else if t := waiting; t != nil {
 		call = t.call
 		spare, t.spare = t.spare, nil
 		if c.awaiting(1) != nil {
@@ -804,6 +796,8 @@ func (c *Conn) onResponse(h *half, start, rest string, fl fieldLines, ts time.Ti
 	h.noStore = false
 
 	switch {
+	// A 101 is only a protocol switch when the request asked for one (an
+	// unsolicited 101 is an evasion trick; it is read as a final response).
 	case numeric && code == 101 && call.ReqHeaders.Has("Upgrade"):
 		call.Flags |= model.FlagUpgrade
 		c.p.st.upgrades.Add(1)

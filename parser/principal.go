@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"math"
@@ -92,7 +93,7 @@ func (c *Conn) fromAuthorization(call *model.Call, v string) bool {
 	case strings.EqualFold(scheme, "Bearer"):
 		// decodeJWT is a pure function of the token, and a client sends the
 		// same one on every request: remember the last answer, yes or no.
-		if c.jwtCache.token != cred || cred == "" {
+		if c.jwtCache.token != cred {
 			info, ok := decodeJWT(cred)
 			// Cloned: cred may point into the caller's buffer (prescan).
 			c.jwtCache.token, c.jwtCache.info, c.jwtCache.ok = strings.Clone(cred), info, ok
@@ -231,9 +232,9 @@ func basicUser(cred string) (string, bool) {
 			return "", false
 		}
 	}
-	i := 0
-	for i < len(b) && b[i] != ':' {
-		i++
+	i := bytes.IndexByte(b, ':')
+	if i < 0 {
+		i = len(b)
 	}
 	if i == 0 || i > maxPrincipalID {
 		return "", false
@@ -278,7 +279,7 @@ func (c *Conn) sessionCookie(h string) (string, bool) {
 // value of the first one.
 func (c *Conn) redactQuery(call *model.Call) (name, val string) {
 	q := call.Query
-	if q == "" || len(c.p.apiKeyParams) == 0 || strings.IndexByte(q, '=') < 0 {
+	if q == "" || len(c.p.cfg.APIKeyParams) == 0 || strings.IndexByte(q, '=') < 0 {
 		return "", ""
 	}
 	var out []byte // built only when something is redacted
@@ -304,7 +305,7 @@ func (c *Conn) redactQuery(call *model.Call) (name, val string) {
 				out = append(out, k...)
 				out = append(out, '=')
 				out = append(out, redacted...)
-				if pos+n > len(part)+pos {
+				if n > len(part) { // an '&' followed
 					out = append(out, '&')
 				}
 				pos += n

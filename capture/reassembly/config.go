@@ -67,7 +67,7 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports the first unusable setting.
+// Validate reports every unusable setting.
 func (c Config) Validate() error {
 	var errs []error
 	if c.MaxConns < 1 {
