@@ -1,6 +1,7 @@
 package sensor
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -87,7 +88,8 @@ type Progress struct {
 // Live reports whether the sensor captures from an interface.
 func (s *Sensor) Live() bool { return s.cfg.Live != nil }
 
-// Progress reads the live counters.
+// Progress reads the live counters. Each reader publishes its packet and
+// byte counts every progressEvery packets and whenever its input pauses.
 func (s *Sensor) Progress() Progress {
 	p := Progress{Packets: s.packets.Load(), Bytes: s.bytes.Load(), Calls: s.calls.Load()}
 	p.FileDone, p.FileTotal = s.fileDone.Load(), s.fileTotal.Load()
@@ -258,7 +260,8 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 		if err != nil {
 			return sum, err
 		}
-		s.publishProgress(f)
+		_, total := f.Progress()
+		s.fileTotal.Store(total) // the reader publishes the position as it goes
 		sources = append(sources, f)
 	}
 	defer func() {
@@ -464,8 +467,8 @@ type output struct {
 // emit puts one merge round's calls in input order and hands them on.
 func (o *output) emit(calls []tagged) {
 	slices.SortStableFunc(calls, compareTagged)
+	o.s.calls.Add(uint64(len(calls)))
 	for _, t := range calls {
-		o.s.calls.Add(1)
 		if o.inv != nil {
 			o.inv.Observe(t.c)
 		}
@@ -503,11 +506,9 @@ func recycle(pool *sync.Pool, w *work) {
 }
 
 func compareTagged(a, b tagged) int {
-	if a.idx != b.idx {
-		if a.idx < b.idx {
-			return -1
-		}
-		return 1
+	// Not cmp.Or: it would evaluate all four for every pair of the sort.
+	if c := cmp.Compare(a.idx, b.idx); c != 0 {
+		return c
 	}
 	if c := a.c.TS.Compare(b.c.TS); c != 0 {
 		return c
@@ -616,10 +617,13 @@ type pump struct {
 	ctx  context.Context
 	src  capture.Source
 	file *capture.FileSource // src in file mode, for progress; nil live
-	n    uint32              // packets since the progress was last published
-	dec  *capture.Decoder
-	filt *fileFilter // file mode --filter; nil keeps everything
-	pkt  capture.Packet
+	// Packets and bytes read since the last publish: adding them to the
+	// shared counters once per packet put a cache line every reader writes
+	// on the per-packet path.
+	pkts, bytes uint64
+	dec         *capture.Decoder
+	filt        *fileFilter // file mode --filter; nil keeps everything
+	pkt         capture.Packet
 }
 
 func (s *Sensor) newPump(ctx context.Context, src capture.Source) *pump {
@@ -637,13 +641,12 @@ func (s *Sensor) newPump(ctx context.Context, src capture.Source) *pump {
 func (p *pump) next(d *capture.Decoded) error {
 	for {
 		if err := p.src.Next(&p.pkt); err != nil {
+			p.publish() // the end, or a quiet live link: show what was read
 			return err
 		}
-		p.s.packets.Add(1)
-		p.s.bytes.Add(uint64(len(p.pkt.Data)))
-		if p.n++; p.n == progressEvery {
-			p.n = 0
-			p.s.publishProgress(p.file)
+		p.bytes += uint64(len(p.pkt.Data))
+		if p.pkts++; p.pkts == progressEvery {
+			p.publish()
 		}
 		if !p.filt.keep(&p.pkt) {
 			continue
@@ -655,18 +658,21 @@ func (p *pump) next(d *capture.Decoded) error {
 }
 
 // progressEvery is how many packets pass between two progress updates
-// of the file position (a progress line redraws a few times a second).
+// (a progress line redraws a few times a second).
 const progressEvery = 4096
 
-// publishProgress makes f's position visible to Progress; called on the
-// goroutine that reads f (nil f: live, nothing to publish).
-func (s *Sensor) publishProgress(f *capture.FileSource) {
-	if f == nil {
-		return
+// publish makes the packets and bytes read so far and the file position
+// visible to Progress; called on the reader's goroutine (FileSource is not
+// safe for concurrent use).
+func (p *pump) publish() {
+	p.s.packets.Add(p.pkts)
+	p.s.bytes.Add(p.bytes)
+	p.pkts, p.bytes = 0, 0
+	if p.file != nil {
+		done, total := p.file.Progress()
+		p.s.fileDone.Store(done)
+		p.s.fileTotal.Store(total)
 	}
-	done, total := f.Progress()
-	s.fileDone.Store(done)
-	s.fileTotal.Store(total)
 }
 
 // stopped returns the context's error once the run is canceled. Readers
@@ -688,7 +694,7 @@ func (p *pump) end(err error, lastIdx uint64, lastTS time.Time) readEnd {
 	if p.filt != nil {
 		p.s.filtered.Add(p.filt.dropped)
 	}
-	p.s.publishProgress(p.file)
+	p.publish()
 	return readEnd{stats: p.dec.Stats(), err: err, lastIdx: lastIdx, lastTS: lastTS}
 }
 

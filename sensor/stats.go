@@ -1,12 +1,15 @@
 package sensor
 
-import "reflect"
+import (
+	"reflect"
+	"strings"
+)
 
 // addStats adds every integer field (recursively through nested structs and
-// integer maps) of src into dst; both point to the same struct type. The
-// stage packages own their counters; the sensor only sums the per-worker
-// copies, so a counter added to a stage shows up here without a change.
-// Fields named Peak* or Max* are combined with max, not summed.
+// arrays) of src into dst; both point to the same struct type. The stage
+// packages own their counters; the sensor only sums the per-worker copies,
+// so a counter added to a stage shows up here without a change. Fields
+// named Peak* are combined with max, not summed.
 func addStats(dst, src any) {
 	addValue(reflect.ValueOf(dst).Elem(), reflect.ValueOf(src).Elem(), false)
 }
@@ -20,8 +23,7 @@ func addValue(d, s reflect.Value, useMax bool) {
 				continue
 			}
 			name := t.Field(i).Name
-			m := len(name) > 4 && (name[:4] == "Peak" || name[:3] == "Max")
-			addValue(d.Field(i), s.Field(i), m)
+			addValue(d.Field(i), s.Field(i), strings.HasPrefix(name, "Peak"))
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		if useMax {
@@ -38,24 +40,6 @@ func addValue(d, s reflect.Value, useMax bool) {
 	case reflect.Array:
 		for i := 0; i < d.Len(); i++ {
 			addValue(d.Index(i), s.Index(i), useMax)
-		}
-	case reflect.Map:
-		if s.IsNil() {
-			return
-		}
-		if d.IsNil() {
-			d.Set(reflect.MakeMap(d.Type()))
-		}
-		it := s.MapRange()
-		for it.Next() {
-			k := it.Key()
-			cur := d.MapIndex(k)
-			v := reflect.New(d.Type().Elem()).Elem()
-			if cur.IsValid() {
-				v.Set(cur)
-			}
-			addValue(v, it.Value(), useMax)
-			d.SetMapIndex(k, v)
 		}
 	}
 }
