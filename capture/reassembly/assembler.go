@@ -79,9 +79,10 @@ type conn struct {
 	midstream  bool
 	reset      bool
 
-	prev, next   *conn // activity list, oldest first
-	bprev, bnext *conn // buffering list, oldest buffering first
-	inBufList    bool
+	// Links in the Assembler's two lists: lruList (activity, oldest
+	// first) and bufList (connections holding segments, oldest first).
+	link      [2]struct{ prev, next *conn }
+	inBufList bool
 }
 
 // established is true once both sides' initial sequence numbers are known
@@ -99,15 +100,19 @@ func (c *conn) dirOf(reversed bool) model.Direction {
 
 type connList struct{ head, tail *conn }
 
+// The Assembler's lists, by index into conn.link and Assembler.lists.
+const (
+	lruList = iota
+	bufList
+)
+
 // Assembler reassembles the TCP connections of one worker. It is not safe
 // for concurrent use; it starts no goroutines.
 type Assembler struct {
 	cfg     Config
 	factory StreamFactory
 	conns   map[capture.FlowKey]*conn
-	lru     connList
-	bufHead *conn
-	bufTail *conn
+	lists   [2]connList // lruList, bufList
 	pool    bufPool
 	free    []*conn // closed conns kept for reuse, so conn churn does not allocate
 	last    *conn   // one-entry cache: consecutive packets are mostly of one flow
@@ -451,7 +456,7 @@ func (a *Assembler) dropSegs(c *conn, h *half, n int) {
 	a.stats.BufferedBytes -= freed
 	a.stats.BufferedSegments -= n
 	if c.buffered == 0 && c.inBufList {
-		a.bufRemove(c)
+		a.unlist(bufList, c)
 	}
 }
 
@@ -527,7 +532,7 @@ func (a *Assembler) buffer(c *conn, dir model.Direction, seq uint32, p []byte, t
 		}
 		overTotal := a.stats.BufferedBytes+need > a.cfg.MaxBufferedTotal
 		if c.buffered+need > a.cfg.MaxBufferedPerConn || c.nsegs+pieces > a.cfg.MaxSegmentsPerConn ||
-			overTotal && a.bufHead == c {
+			overTotal && a.lists[bufList].head == c {
 			// This connection's own caps, or it is the oldest buffering
 			// one: skip its own first hole (the other direction's when this
 			// one holds nothing; the caps say one of them holds segments).
@@ -543,7 +548,7 @@ func (a *Assembler) buffer(c *conn, dir model.Direction, seq uint32, p []byte, t
 		if overTotal {
 			// The global cap: the oldest buffering connection gives way.
 			a.stats.CapGaps++
-			v := a.bufHead
+			v := a.lists[bufList].head
 			vd := model.ClientToServer
 			if len(v.h[vd].segs) == 0 {
 				vd = model.ServerToClient
@@ -624,7 +629,7 @@ func (a *Assembler) insert(c *conn, h *half, seq uint32, p []byte, ts time.Time)
 	a.stats.BufferedSegments += pieces
 	a.stats.PeakBufferedBytes = max(a.stats.PeakBufferedBytes, a.stats.BufferedBytes)
 	if !c.inBufList {
-		a.bufPush(c)
+		a.list(bufList, c)
 	}
 }
 
@@ -695,12 +700,12 @@ func (a *Assembler) rst(c *conn, dir model.Direction, d *capture.Decoded) bool {
 // now. Connections are visited oldest activity first, so the scan stops at
 // the first one younger than the shortest timeout.
 func (a *Assembler) Tick(now time.Time) {
-	for c := a.lru.head; c != nil; {
+	for c := a.lists[lruList].head; c != nil; {
 		idle := now.Sub(c.lastTS)
 		if idle < a.minTO {
 			break
 		}
-		next := c.next
+		next := c.link[lruList].next
 		if idle >= a.timeout(c) {
 			if c.reset {
 				a.stats.ClosedReset++
@@ -730,7 +735,7 @@ func (a *Assembler) timeout(c *conn) time.Duration {
 // (holes reported as gaps) and is closed, in creation order.
 func (a *Assembler) FlushAll(now time.Time) {
 	all := a.scratch[:0]
-	for c := a.lru.head; c != nil; c = c.next {
+	for c := a.lists[lruList].head; c != nil; c = c.link[lruList].next {
 		all = append(all, c)
 	}
 	slices.SortFunc(all, func(x, y *conn) int {
@@ -767,9 +772,9 @@ func (a *Assembler) closeConn(c *conn, ts time.Time) {
 	}
 	c.stream.Close(ts)
 	delete(a.conns, c.key)
-	a.lruRemove(c)
+	a.unlist(lruList, c)
 	if c.inBufList {
-		a.bufRemove(c)
+		a.unlist(bufList, c)
 	}
 	if a.last == c {
 		a.last = nil
@@ -793,7 +798,7 @@ func (a *Assembler) closeConn(c *conn, ts time.Time) {
 func (a *Assembler) newConn(key capture.FlowKey, reversed bool, d *capture.Decoded) *conn {
 	if len(a.conns) >= a.cfg.MaxConns {
 		a.stats.Evicted++
-		a.closeConn(a.lru.head, d.TS)
+		a.closeConn(a.lists[lruList].head, d.TS)
 	}
 	var c *conn
 	if n := len(a.free); n > 0 {
@@ -829,7 +834,7 @@ func (a *Assembler) newConn(key capture.FlowKey, reversed bool, d *capture.Decod
 	c.clientIsA = senderIsClient == !reversed
 	c.stream = a.factory.NewStream(meta)
 	a.conns[key] = c
-	a.lruPush(c)
+	a.list(lruList, c)
 	a.stats.ConnsCreated++
 	a.stats.Conns++
 	a.stats.PeakConns = max(a.stats.PeakConns, a.stats.Conns)
@@ -860,59 +865,43 @@ func wellKnown(p uint16) bool {
 
 func (a *Assembler) touch(c *conn, ts time.Time) {
 	c.lastTS = ts
-	if a.lru.tail == c {
+	if a.lists[lruList].tail == c {
 		return
 	}
-	a.lruRemove(c)
-	a.lruPush(c)
+	a.unlist(lruList, c)
+	a.list(lruList, c)
 }
 
-func (a *Assembler) lruPush(c *conn) {
-	c.prev, c.next = a.lru.tail, nil
-	if a.lru.tail != nil {
-		a.lru.tail.next = c
+// list appends c to list l.
+func (a *Assembler) list(l int, c *conn) {
+	ls, k := &a.lists[l], &c.link[l]
+	k.prev, k.next = ls.tail, nil
+	if ls.tail != nil {
+		ls.tail.link[l].next = c
 	} else {
-		a.lru.head = c
+		ls.head = c
 	}
-	a.lru.tail = c
+	ls.tail = c
+	if l == bufList {
+		c.inBufList = true
+	}
 }
 
-func (a *Assembler) lruRemove(c *conn) {
-	if c.prev != nil {
-		c.prev.next = c.next
+// unlist takes c out of list l.
+func (a *Assembler) unlist(l int, c *conn) {
+	ls, k := &a.lists[l], &c.link[l]
+	if k.prev != nil {
+		k.prev.link[l].next = k.next
 	} else {
-		a.lru.head = c.next
+		ls.head = k.next
 	}
-	if c.next != nil {
-		c.next.prev = c.prev
+	if k.next != nil {
+		k.next.link[l].prev = k.prev
 	} else {
-		a.lru.tail = c.prev
+		ls.tail = k.prev
 	}
-	c.prev, c.next = nil, nil
-}
-
-func (a *Assembler) bufPush(c *conn) {
-	c.inBufList = true
-	c.bprev, c.bnext = a.bufTail, nil
-	if a.bufTail != nil {
-		a.bufTail.bnext = c
-	} else {
-		a.bufHead = c
+	k.prev, k.next = nil, nil
+	if l == bufList {
+		c.inBufList = false
 	}
-	a.bufTail = c
-}
-
-func (a *Assembler) bufRemove(c *conn) {
-	c.inBufList = false
-	if c.bprev != nil {
-		c.bprev.bnext = c.bnext
-	} else {
-		a.bufHead = c.bnext
-	}
-	if c.bnext != nil {
-		c.bnext.bprev = c.bprev
-	} else {
-		a.bufTail = c.bprev
-	}
-	c.bprev, c.bnext = nil, nil
 }
