@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -47,7 +49,9 @@ func LoadSpecData(data []byte, path string) (*openapi3.T, error) {
 	}
 	// JSON is read as JSON: yaml rejects control characters JSON strings
 	// may legally carry (seen in real specs).
-	isJSONDoc := len(bytes.TrimSpace(data)) > 0 && bytes.TrimSpace(data)[0] == '{'
+	trimmed := bytes.TrimSpace(data)
+	isJSONDoc := len(trimmed) > 0 && trimmed[0] == '{'
+	var top map[string]any // the YAML document, parsed once
 	if isJSONDoc {
 		var jp struct {
 			Swagger string `json:"swagger"`
@@ -61,16 +65,16 @@ func LoadSpecData(data []byte, path string) (*openapi3.T, error) {
 		// Probe through a generic value first: a file that is YAML but not
 		// a mapping (a stray text file, a pcap passed by mistake) gets a
 		// message that says so, not a decoder's type error.
-		var top any
-		if err := yaml.Unmarshal(data, &top); err != nil {
+		var v any
+		if err := yaml.Unmarshal(data, &v); err != nil {
 			return nil, fmt.Errorf("parse yaml: %w", err)
 		}
-		m, ok := top.(map[string]any)
-		if !ok {
+		var ok bool
+		if top, ok = v.(map[string]any); !ok {
 			return nil, errors.New("not an OpenAPI or Swagger document: the top level is not a mapping " +
 				"(want 'openapi: 3.x' or 'swagger: \"2.0\"' with paths)")
 		}
-		probe.Swagger, probe.OpenAPI = versionString(m["swagger"]), versionString(m["openapi"])
+		probe.Swagger, probe.OpenAPI = versionString(top["swagger"]), versionString(top["openapi"])
 	}
 	loader := openapi3.NewLoader()
 	loader.IsExternalRefsAllowed = true
@@ -85,15 +89,9 @@ func LoadSpecData(data []byte, path string) (*openapi3.T, error) {
 	case strings.HasPrefix(probe.Swagger, "2."):
 		js := data
 		if !isJSONDoc {
-			var raw any
-			if err := yaml.Unmarshal(data, &raw); err != nil {
-				return nil, fmt.Errorf("parse swagger 2.0: %w", err)
-			}
-			if m, ok := raw.(map[string]any); ok {
-				m["swagger"] = probe.Swagger // an unquoted 2.0 is a number in YAML
-			}
+			top["swagger"] = probe.Swagger // an unquoted 2.0 is a number in YAML
 			var err error
-			if js, err = json.Marshal(jsonable(raw)); err != nil {
+			if js, err = json.Marshal(jsonable(top)); err != nil {
 				return nil, fmt.Errorf("convert swagger 2.0 yaml: %w", err)
 			}
 		}
@@ -368,7 +366,7 @@ func addSpec(specs map[string]*hostSpec, doc *openapi3.T, in SpecInput) int {
 			continue
 		}
 		ops := item.Operations()
-		for _, m := range sortedKeys(ops) {
+		for _, m := range slices.Sorted(maps.Keys(ops)) {
 			op := ops[m]
 			servers := doc.Servers
 			if len(item.Servers) > 0 {
