@@ -86,6 +86,7 @@ func TestEndpointCapEvicts(t *testing.T) {
 		// promotion can fold them.
 		inv.Observe(call(i, "h.test", "M"+strconv.Itoa(i), "/x", 200, ""))
 	}
+	checkCounts(t, inv)
 	st := inv.Stats()
 	if st.Endpoints > 50 || st.EndpointEvictions == 0 {
 		t.Fatalf("endpoints %d evictions %d", st.Endpoints, st.EndpointEvictions)
@@ -107,6 +108,7 @@ func TestGlobalEndpointCapEvicts(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		inv.Observe(call(i, fmt.Sprintf("h%d.test", i%20), "M"+strconv.Itoa(i), "/x", 200, ""))
 	}
+	checkCounts(t, inv)
 	if st := inv.Stats(); st.Endpoints > 100 || st.EndpointEvictions == 0 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -117,6 +119,7 @@ func TestHostCapEvicts(t *testing.T) {
 	for i := 0; i < 300; i++ {
 		inv.Observe(call(i, fmt.Sprintf("h%d.test", i), "GET", "/x", 200, ""))
 	}
+	checkCounts(t, inv)
 	st := inv.Stats()
 	if st.Hosts > 20 || st.HostEvictions == 0 || st.Endpoints != st.Hosts {
 		t.Fatalf("stats %+v", st)
@@ -147,6 +150,7 @@ func TestFindingsCap(t *testing.T) {
 		c.Auth = model.Auth{Scheme: model.AuthBasic}
 		inv.Observe(c)
 	}
+	checkCounts(t, inv)
 	if n := len(inv.Findings()); n > 5 || inv.Stats().FindingsDropped == 0 {
 		t.Fatalf("findings %d dropped %d", n, inv.Stats().FindingsDropped)
 	}
@@ -165,8 +169,34 @@ func TestNodeCap(t *testing.T) {
 			}
 		}
 	}
+	checkCounts(t, inv)
 	st := inv.Stats()
 	if st.Nodes > 64 || st.ForcedParams == 0 {
 		t.Fatalf("stats %+v", st)
+	}
+}
+
+// checkCounts recounts the endpoints and findings the caps are checked
+// against: evictions must leave the running counts right.
+func checkCounts(t *testing.T, inv *Inventory) {
+	t.Helper()
+	eps, fs := 0, 0
+	for _, h := range inv.hosts {
+		n := 0
+		inv.forEachEndpoint(h, func(e *endpoint) {
+			n++
+			for _, f := range e.findings {
+				if f != nil {
+					fs++
+				}
+			}
+		})
+		if n != h.endpoints {
+			t.Errorf("host %s: %d endpoints, counted %d", h.name, n, h.endpoints)
+		}
+		eps += n
+	}
+	if eps != inv.endpointCount || fs != inv.findingCount {
+		t.Errorf("%d endpoints and %d findings, counted %d and %d", eps, fs, inv.endpointCount, inv.findingCount)
 	}
 }

@@ -1,7 +1,9 @@
 package discovery
 
 import (
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,7 +57,7 @@ func (s *nameSet) sorted() []string {
 	if len(s.m) == 0 {
 		return nil
 	}
-	return sortedKeys(s.m)
+	return slices.Sorted(maps.Keys(s.m))
 }
 
 // Finding kinds discovery emits, in output order.

@@ -100,26 +100,6 @@ func (r *respHdrs) note(w hdrWant, value string) {
 	}
 }
 
-// headerGet is model.Headers.Get for a lowercase ASCII name, comparing
-// lengths before bytes.
-func headerGet(hs model.Headers, lower string) string {
-	for i := range hs {
-		name := hs[i].Name
-		if len(name) == len(lower) {
-			if asciiFoldEq(name, lower) {
-				return hs[i].Value
-			}
-			continue
-		}
-		// K (Kelvin, 3 bytes) and ſ (2 bytes) fold to k and s: only a
-		// longer, non-ASCII name can match.
-		if len(name) > len(lower) && len(name) <= 3*len(lower) && !isASCII(name) && strings.EqualFold(name, lower) {
-			return hs[i].Value
-		}
-	}
-	return ""
-}
-
 // asciiFoldEq reports whether s equals lower (ASCII, lowercase, same
 // length) ignoring ASCII case; a non-ASCII byte in s never matches.
 func asciiFoldEq(s, lower string) bool {

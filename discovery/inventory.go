@@ -2,11 +2,14 @@ package discovery
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/netip"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -115,14 +118,7 @@ func (inv *Inventory) evictHosts() {
 		return hs[i].name < hs[j].name
 	})
 	for _, h := range hs[:max(1, len(hs)/10)] {
-		inv.endpointCount -= h.endpoints
-		inv.forEachEndpoint(h, func(e *endpoint) {
-			for _, f := range e.findings {
-				if f != nil {
-					inv.findingCount--
-				}
-			}
-		})
+		inv.forEachEndpoint(h, inv.uncount)
 		delete(inv.hosts, h.name)
 		inv.stats.HostEvictions++
 	}
@@ -135,7 +131,7 @@ func (inv *Inventory) evictEndpoints(h *hostState) {
 	if h != nil {
 		inv.forEachEndpoint(h, func(e *endpoint) { eps = append(eps, e) })
 	} else {
-		for _, name := range sortedKeys(inv.hosts) {
+		for _, name := range slices.Sorted(maps.Keys(inv.hosts)) {
 			inv.forEachEndpoint(inv.hosts[name], func(e *endpoint) { eps = append(eps, e) })
 		}
 	}
@@ -159,15 +155,21 @@ func (inv *Inventory) evictEndpoints(h *hostState) {
 	}
 }
 
-func (inv *Inventory) removeEndpoint(e *endpoint) {
-	h := e.host
-	h.endpoints--
+// uncount takes e and its findings out of the counts that the caps are
+// checked against.
+func (inv *Inventory) uncount(e *endpoint) {
+	e.host.endpoints--
 	inv.endpointCount--
 	for _, f := range e.findings {
 		if f != nil {
 			inv.findingCount--
 		}
 	}
+}
+
+func (inv *Inventory) removeEndpoint(e *endpoint) {
+	h := e.host
+	inv.uncount(e)
 	if e.node != nil {
 		n := e.node
 		for i, x := range n.eps {
@@ -189,7 +191,7 @@ func (inv *Inventory) forEachEndpoint(h *hostState, fn func(*endpoint)) {
 		for _, e := range n.eps {
 			fn(e)
 		}
-		for _, k := range sortedKeys(n.children) {
+		for _, k := range slices.Sorted(maps.Keys(n.children)) {
 			walk(n.children[k])
 		}
 	}
@@ -758,7 +760,7 @@ func (inv *Inventory) weakAuth(e *endpoint, c *model.Call) (emit, any bool) {
 }
 
 func (inv *Inventory) insecure(e *endpoint, c *model.Call, ok bool) (emit, any bool) {
-	if origin := headerGet(c.ReqHeaders, "origin"); origin != "" && origin != "null" {
+	if origin := c.ReqHeaders.Get("Origin"); origin != "" && origin != "null" {
 		acao := inv.resp.get(hvACAO)
 		if acao == origin && strings.EqualFold(strings.TrimSpace(inv.resp.get(hvACAC)), "true") {
 			emit = inv.mark(e, c, kInsecure, model.SeverityHigh, rCORS, "cors_reflects_origin_with_credentials", "Access-Control-Allow-Origin echoes the request Origin with credentials allowed") || emit
@@ -806,7 +808,7 @@ func (inv *Inventory) finding(e *endpoint, k int) model.Finding {
 	info := kindInfo[k]
 	sum := sha256.Sum256([]byte(string(info.typ) + "|" + e.host.name + "|" + e.method + "|" + tmpl + "|"))
 	ev := make(map[string]string, len(f.reasons)+1)
-	reasons := sortedKeys(f.reasons)
+	reasons := slices.Sorted(maps.Keys(f.reasons))
 	for _, r := range reasons {
 		ev[r] = f.reasons[r]
 	}
@@ -837,7 +839,7 @@ func (inv *Inventory) finding(e *endpoint, k int) model.Finding {
 // host, template, method and type.
 func (inv *Inventory) Findings() []model.Finding {
 	var out []model.Finding
-	for _, name := range sortedKeys(inv.hosts) {
+	for _, name := range slices.Sorted(maps.Keys(inv.hosts)) {
 		inv.forEachEndpoint(inv.hosts[name], func(e *endpoint) {
 			for k := range e.findings {
 				if e.findings[k] != nil && e.findings[k].count > 0 {
@@ -846,18 +848,9 @@ func (inv *Inventory) Findings() []model.Finding {
 			}
 		})
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := &out[i], &out[j]
-		if a.Host != b.Host {
-			return a.Host < b.Host
-		}
-		if a.Template != b.Template {
-			return a.Template < b.Template
-		}
-		if a.Method != b.Method {
-			return a.Method < b.Method
-		}
-		return a.Type < b.Type
+	slices.SortStableFunc(out, func(a, b model.Finding) int {
+		return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Template, b.Template),
+			cmp.Compare(a.Method, b.Method), cmp.Compare(a.Type, b.Type))
 	})
 	return out
 }
@@ -879,7 +872,7 @@ func (inv *Inventory) Stats() Stats {
 func (inv *Inventory) Endpoints() []model.Endpoint {
 	var out []model.Endpoint
 	seen := map[string]map[specKey]bool{}
-	for _, name := range sortedKeys(inv.hosts) {
+	for _, name := range slices.Sorted(maps.Keys(inv.hosts)) {
 		h := inv.hosts[name]
 		inv.forEachEndpoint(h, func(e *endpoint) {
 			out = append(out, inv.render(e))
@@ -893,12 +886,12 @@ func (inv *Inventory) Endpoints() []model.Endpoint {
 	}
 	// Unused: documented operations never observed, per host the spec names
 	// (a host-less spec is reported for every observed host it covered).
-	for _, host := range sortedKeys(inv.specs) {
+	for _, host := range slices.Sorted(maps.Keys(inv.specs)) {
 		hs := inv.specs[host]
 		targets := []string{host}
 		if host == wildcardHost {
 			targets = nil
-			for _, name := range sortedKeys(inv.hosts) {
+			for _, name := range slices.Sorted(maps.Keys(inv.hosts)) {
 				if inv.hosts[name].spec == hs {
 					targets = append(targets, name)
 				}
@@ -920,15 +913,8 @@ func (inv *Inventory) Endpoints() []model.Endpoint {
 			}
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		a, b := &out[i], &out[j]
-		if a.Host != b.Host {
-			return a.Host < b.Host
-		}
-		if a.Template != b.Template {
-			return a.Template < b.Template
-		}
-		return a.Method < b.Method
+	slices.SortStableFunc(out, func(a, b model.Endpoint) int {
+		return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Template, b.Template), cmp.Compare(a.Method, b.Method))
 	})
 	return out
 }

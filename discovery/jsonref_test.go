@@ -7,6 +7,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"hash/fnv"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/valyala/fastjson"
@@ -73,7 +75,7 @@ func (s *schema) addAny(v any, lim schemaLimits, depth int) {
 		if s.props == nil {
 			s.props = map[string]*schema{}
 		}
-		for _, k := range sortedKeys(t) {
+		for _, k := range slices.Sorted(maps.Keys(t)) {
 			p, ok := s.props[k]
 			if !ok {
 				if len(s.props) >= lim.props {
@@ -104,7 +106,7 @@ func shapeHashAny(v any) uint64 {
 	if !ok {
 		return 0
 	}
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		h.Write([]byte(k))
 		h.Write([]byte{0})
 		sub := m[k]
@@ -112,7 +114,7 @@ func shapeHashAny(v any) uint64 {
 			sub = a[0]
 		}
 		if sm, ok := sub.(map[string]any); ok {
-			for _, sk := range sortedKeys(sm) {
+			for _, sk := range slices.Sorted(maps.Keys(sm)) {
 				h.Write([]byte(sk))
 				h.Write([]byte{1})
 			}
@@ -134,7 +136,7 @@ func topKeysAny(v any) []string {
 	if !ok {
 		return nil
 	}
-	return sortedKeys(m)
+	return slices.Sorted(maps.Keys(m))
 }
 
 // jvalAny rebuilds the tree encoding/json would have decoded (tests).

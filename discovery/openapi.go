@@ -3,6 +3,8 @@ package discovery
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,7 +34,7 @@ func (inv *Inventory) OpenAPI() ([]byte, error) {
 	ops := map[string]*opHosts{}
 	byShape := map[string]string{} // shape → the template text used for it
 	var allHosts []string
-	for _, name := range sortedKeys(inv.hosts) {
+	for _, name := range slices.Sorted(maps.Keys(inv.hosts)) {
 		h := inv.hosts[name]
 		used := false
 		inv.forEachEndpoint(h, func(e *endpoint) {

@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -288,7 +289,7 @@ func (inv *Inventory) newNode(h *hostState, parent *node, key string) *node {
 	c := &node{parent: parent, key: key}
 	if strings.HasPrefix(key, paramPrefix) {
 		prev := ""
-		if parent != nil && !parent.isParam() {
+		if !parent.isParam() {
 			prev = parent.key
 		}
 		c.name = paramName(prev)
@@ -502,7 +503,7 @@ func (inv *Inventory) demote(h *hostState, n *node) {
 	clear(n.vals)
 	n.valCalls, n.valSingles = 0, 0
 	h.gen++
-	for _, k := range sortedKeys(n.children) {
+	for _, k := range slices.Sorted(maps.Keys(n.children)) {
 		p := n.children[k]
 		if !p.isParam() || p.classes&^(1<<segSlug) != 0 {
 			continue
@@ -544,13 +545,7 @@ func (inv *Inventory) dropSubtree(h *hostState, n *node) {
 	h.nodes--
 	inv.confirm(h, n)
 	for _, e := range n.eps {
-		h.endpoints--
-		inv.endpointCount--
-		for _, f := range e.findings {
-			if f != nil {
-				inv.findingCount--
-			}
-		}
+		inv.uncount(e)
 	}
 	n.eps = nil
 	for _, c := range n.children {
@@ -638,12 +633,11 @@ func (inv *Inventory) shouldPromote(n *node) bool {
 	// (after T calls over K names the share of names seen once is about
 	// e^(-T/K)).
 	ratio := inv.cfg.SiblingMinRatio
-	if inv.sharedContinuations(n, th) {
-		// Values under which the same sub-paths recur (/{user}/feeds,
-		// /{user}/dashboards under many users) are instances of one
-		// resource, as much as a shared response shape says so.
-		ratio = inv.cfg.SiblingMinRatio
-	} else if withShape >= 3 {
+	// Values under which the same sub-paths recur (/{user}/feeds,
+	// /{user}/dashboards under many users) are instances of one resource,
+	// as much as a shared response shape says so: the looser ratio stands.
+	shared := inv.sharedContinuations(n, th)
+	if !shared && withShape >= 3 {
 		var bestBy [numMethodCodes]int
 		for k, v := range shapes {
 			bestBy[k.m] = max(bestBy[k.m], v)
@@ -658,7 +652,7 @@ func (inv *Inventory) shouldPromote(n *node) bool {
 		if 4*best < 3*withShape {
 			ratio = max(ratio, strictRatio)
 		}
-	} else {
+	} else if !shared {
 		// Without shapes, only a position where most calls bring a new
 		// value is data; early in a capture a list of resource names looks
 		// the same, but they repeat, and noteValue demotes the position.
@@ -779,7 +773,7 @@ func (inv *Inventory) promote(h *hostState, n *node, provisional bool) {
 			}
 		}
 	}
-	for _, k := range sortedKeys(n.children) {
+	for _, k := range slices.Sorted(maps.Keys(n.children)) {
 		if c := n.children[k]; c.isParam() && inv.shouldPromote(c) {
 			inv.stats.Promotions++
 			inv.promote(h, c, true)
@@ -806,7 +800,7 @@ func (inv *Inventory) merge(h *hostState, dst, src *node) {
 		}
 	}
 	src.eps = nil
-	for _, k := range sortedKeys(src.children) {
+	for _, k := range slices.Sorted(maps.Keys(src.children)) {
 		sc := src.children[k]
 		if dc, ok := dst.children[k]; ok {
 			inv.merge(h, dc, sc)
@@ -867,15 +861,6 @@ func (h *hostState) prune(n *node) {
 		}
 		n = p
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // template renders the path of n, naming parameters uniquely.

@@ -3,8 +3,10 @@ package eval
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand"
 	"net/netip"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -280,15 +282,12 @@ func sample(rng *rand.Rand, s *openapi3.Schema, depth int) any {
 				}
 			}
 		}
-		for _, k := range sortedNames(s.Properties) {
+		for _, k := range slices.Sorted(maps.Keys(s.Properties)) {
 			if p := s.Properties[k]; p != nil && len(m) < 48 {
 				m[k] = sample(rng, p.Value, depth+1)
 			}
 		}
 		return m
-	}
-	if len(s.AllOf) > 0 && depth > 2 {
-		return map[string]any{}
 	}
 	for _, alts := range []openapi3.SchemaRefs{s.OneOf, s.AnyOf} {
 		if len(alts) > 0 && alts[0] != nil {
@@ -303,7 +302,7 @@ func sample(rng *rand.Rand, s *openapi3.Schema, depth int) any {
 		// At most 24 properties, in name order: big real schemas (Stripe)
 		// would otherwise make bodies of megabytes.
 		m := map[string]any{}
-		keys := sortedNames(s.Properties)
+		keys := slices.Sorted(maps.Keys(s.Properties))
 		if len(keys) > 24 {
 			keys = keys[:24]
 		}
@@ -386,13 +385,4 @@ func Evaluate(doc *openapi3.T, o Options) (Score, error) {
 		s.F1 = 2 * s.P * s.R / (s.P + s.R)
 	}
 	return s, nil
-}
-
-func sortedNames(m openapi3.Schemas) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
