@@ -114,11 +114,14 @@ func (f *Files) WriteEncoded(c *model.Call, line []byte) error {
 		if i < 0 {
 			return f.WriteCall(c) // not a line of EncodeCall's: encode afresh
 		}
+		// Written in three pieces rather than assembled first: the
+		// buffered writer copies once either way. Its errors are sticky,
+		// so the last Write reports a failure of any of them.
 		k := i + len(templateEmpty) - 1 // the closing quote
-		f.line = append(f.line[:0], line[:k]...)
-		f.line = appendEscaped(f.line, c.Template)
-		line = append(f.line, line[k:]...)
-		f.line = line
+		f.w.Write(line[:k])
+		f.line = appendEscaped(f.line[:0], c.Template)
+		f.w.Write(f.line)
+		line = line[k:]
 	}
 	if _, err := f.w.Write(line); err != nil {
 		return fmt.Errorf("write %s: %w", f.callsName(), err)
