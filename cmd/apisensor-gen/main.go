@@ -54,13 +54,13 @@ func run(args []string, logw io.Writer) error {
 	base.Seed, base.Encap, base.TunnelID, base.DupTunnelID, base.Nanos = *seed, enc, uint32(*tunnel), uint32(*dup), *nanos
 
 	var tw *gen.TruthWriter
+	var tf *os.File
 	if *truth != "" {
-		f, err := os.Create(*truth)
-		if err != nil {
+		if tf, err = os.Create(*truth); err != nil {
 			return fmt.Errorf("create truth file: %w", err)
 		}
-		defer f.Close()
-		tw = gen.NewTruthWriter(f)
+		defer tf.Close()
+		tw = gen.NewTruthWriter(tf)
 		base.Truth = tw.Add
 	}
 
@@ -102,6 +102,9 @@ func run(args []string, logw io.Writer) error {
 	if tw != nil {
 		if err := tw.Flush(); err != nil {
 			return err
+		}
+		if err := tf.Close(); err != nil {
+			return fmt.Errorf("close %s: %w", *truth, err)
 		}
 	}
 	fmt.Fprintf(logw, "apisensor-gen: %s: %d packets, %d bytes, %d transactions, %d connections in %.2fs\n",
