@@ -134,18 +134,28 @@ cat "$PCAP" >/dev/null # warm the page cache so row (a) does not pay for the dis
 
 # Every row runs RUNS times, interleaved (a p q b c d, a p q b c d, ...) so
 # that a noisy minute hurts all rows alike; the fastest run of each row is
-# kept. Commands may reference @RUNDIR@ (fresh, empty) and @STATS@.
-declare -A WALL RSS CPU PKTS CALLS ELAPSED CMD
+# kept.
+declare -A WALL RSS CPU PKTS CALLS ELAPSED
 ROWS=(a p q b c)
-CMD[a]="${PIN1[*]} env GOMAXPROCS=1 $SENSOR run -r $PCAP --out @RUNDIR@ --workers 1 --stop-after decode --stats-json @STATS@"
-CMD[p]="${PIN1[*]} env GOMAXPROCS=1 $SENSOR run -r $PCAP --out @RUNDIR@ --workers 1 --stop-after parse --stats-json @STATS@"
-CMD[q]="${PIN2[*]} $SENSOR run -r $PCAP --out @RUNDIR@ --workers 2 --stop-after parse --stats-json @STATS@"
-CMD[b]="${PIN1[*]} env GOMAXPROCS=1 $SENSOR run -r $PCAP --out @RUNDIR@ --workers 1 --stats-json @STATS@"
-CMD[c]="${PIN2[*]} $SENSOR run -r $PCAP --out @RUNDIR@ --workers 2 --stats-json @STATS@"
 if [[ "$HAVE_TCPFLOW" == 1 ]]; then
 	ROWS+=(d)
-	CMD[d]="${PIN1[*]} tcpflow -r $PCAP -o @RUNDIR@"
 fi
+
+# row_cmd ROW DIR STATS sets CMDV to row ROW's command, writing into DIR
+# (fresh, empty) and STATS. An array, so paths with spaces stay whole.
+row_cmd() {
+	local dir="$2" stats="$3"
+	local one=("${PIN1[@]}" env GOMAXPROCS=1 "$SENSOR" run -r "$PCAP" --out "$dir" --workers 1 --stats-json "$stats")
+	local two=("${PIN2[@]}" "$SENSOR" run -r "$PCAP" --out "$dir" --workers 2 --stats-json "$stats")
+	case "$1" in
+	a) CMDV=("${one[@]}" --stop-after decode) ;;
+	p) CMDV=("${one[@]}" --stop-after parse) ;;
+	q) CMDV=("${two[@]}" --stop-after parse) ;;
+	b) CMDV=("${one[@]}") ;;
+	c) CMDV=("${two[@]}") ;;
+	d) CMDV=("${PIN1[@]}" tcpflow -r "$PCAP" -o "$dir") ;;
+	esac
+}
 
 # measure ROW I: run row ROW once (round I) and keep it when fastest.
 measure() {
@@ -154,29 +164,23 @@ measure() {
 	STATS="$TMP/stats-$row.json"
 	rm -rf "$RUNDIR" "$STATS"
 	mkdir -p "$RUNDIR"
-	local c="${CMD[$row]}"
-	c="${c//@RUNDIR@/$RUNDIR}"
-	c="${c//@STATS@/$STATS}"
-	local cmd
-	read -r -a cmd <<<"$c"
+	row_cmd "$row" "$RUNDIR" "$STATS"
+	local runner=()
+	if [[ "$HAVE_TIME" == 1 ]]; then
+		runner=(/usr/bin/time -v -o "$TMP/time.txt")
+	fi
 	local t0 t1 wall rss="" cpu=""
 	t0="$(date +%s.%N)"
+	"${runner[@]}" "${CMDV[@]}" >"$TMP/run.log" 2>&1 || {
+		cat "$TMP/run.log" >&2
+		echo "bench: row $row failed: ${CMDV[*]}" >&2
+		exit 1
+	}
 	if [[ "$HAVE_TIME" == 1 ]]; then
-		/usr/bin/time -v -o "$TMP/time.txt" "${cmd[@]}" >"$TMP/run.log" 2>&1 || {
-			cat "$TMP/run.log" >&2
-			echo "bench: row $row failed: ${cmd[*]}" >&2
-			exit 1
-		}
 		rss="$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); printf "%.1f", $2/1024}' "$TMP/time.txt")"
 		# user+sys: on a shared VM less sensitive than wall time to
 		# other tenants (time stolen from the vCPU is not counted).
 		cpu="$(awk -F: '/User time|System time/ {s += $2} END {printf "%.3f", s}' "$TMP/time.txt")"
-	else
-		"${cmd[@]}" >"$TMP/run.log" 2>&1 || {
-			cat "$TMP/run.log" >&2
-			echo "bench: row $row failed: ${cmd[*]}" >&2
-			exit 1
-		}
 	fi
 	t1="$(date +%s.%N)"
 	wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')"
