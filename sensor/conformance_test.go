@@ -1,7 +1,6 @@
 package sensor_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"github.com/apisensor/apisensor/internal/testcorpus"
@@ -48,15 +47,8 @@ func testConfig() sensor.Config {
 
 func runCapture(t testing.TB, cfg sensor.Config) ([]*model.Call, sensor.Summary) {
 	t.Helper()
-	s, err := sensor.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var sink memSink
-	sum, err := s.Run(context.Background(), &sink)
-	if err != nil {
-		t.Fatalf("run %v: %v", cfg.Files, err)
-	}
+	sum := runWith(t, cfg, &sink)
 	return sink.calls, sum
 }
 

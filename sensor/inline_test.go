@@ -1,13 +1,11 @@
 package sensor_test
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/apisensor/apisensor/internal/testcorpus"
 	"github.com/apisensor/apisensor/sensor"
-	"github.com/apisensor/apisensor/storage"
 )
 
 // TestInlineMatchesBatched runs every public corpus capture with one
@@ -29,26 +27,7 @@ func TestInlineMatchesBatched(t *testing.T) {
 			cfg.Files = []string{pcap}
 			cfg.Workers = 1
 			cfg.Inline = mode
-			out := t.TempDir()
-			sink, err := storage.NewFiles(storage.FilesConfig{Dir: out, BufferSize: 64 << 10})
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := sensor.New(cfg, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sums[i], err = s.Run(t.Context(), sink)
-			if err != nil {
-				t.Fatalf("%s: %v", pcap, err)
-			}
-			for _, f := range []string{storage.CallsFile, storage.EndpointsFile, storage.FindingsFile, storage.OpenAPIFile} {
-				b, err := os.ReadFile(filepath.Join(out, f))
-				if err != nil {
-					t.Fatal(err)
-				}
-				outs[i] = append(outs[i], b...)
-			}
+			outs[i], sums[i] = runToFiles(t, cfg)
 		}
 		name := filepath.Base(filepath.Dir(pcap))
 		if string(outs[0]) != string(outs[1]) {

@@ -161,7 +161,8 @@ func TestDeterministicOutput(t *testing.T) {
 		cfg.Workers = r.workers
 		cfg.Inline = r.inline
 		cfg.TickEvery = 100 * time.Millisecond
-		outs = append(outs, runToFiles(t, cfg))
+		out, _ := runToFiles(t, cfg)
+		outs = append(outs, out)
 	}
 	for i := 1; i < len(outs); i++ {
 		if !bytes.Equal(outs[0], outs[i]) {
@@ -171,15 +172,15 @@ func TestDeterministicOutput(t *testing.T) {
 }
 
 // runToFiles runs cfg into a temporary --out dir and returns all four files
-// concatenated.
-func runToFiles(t testing.TB, cfg sensor.Config) []byte {
+// concatenated, and the run's summary.
+func runToFiles(t testing.TB, cfg sensor.Config) ([]byte, sensor.Summary) {
 	t.Helper()
 	dir := t.TempDir()
 	sink, err := storage.NewFiles(storage.FilesConfig{Dir: dir, BufferSize: 64 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	runWith(t, cfg, sink)
+	sum := runWith(t, cfg, sink)
 	var all []byte
 	for _, f := range []string{storage.CallsFile, storage.EndpointsFile, storage.FindingsFile, storage.OpenAPIFile} {
 		b, err := os.ReadFile(filepath.Join(dir, f))
@@ -188,7 +189,7 @@ func runToFiles(t testing.TB, cfg sensor.Config) []byte {
 		}
 		all = append(all, b...)
 	}
-	return all
+	return all, sum
 }
 
 // runWith runs cfg into sink and fails the test on error.
@@ -200,7 +201,7 @@ func runWith(t testing.TB, cfg sensor.Config, sink sensor.Sink) sensor.Summary {
 	}
 	sum, err := s.Run(t.Context(), sink)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("run %v: %v", cfg.Files, err)
 	}
 	return sum
 }
