@@ -288,18 +288,13 @@ func (s *apiSlot) transaction(c *conn, dt int64) {
 		svc = int64(45+r.IntN(200)) * msec
 	}
 	ts := a.epoch.Add(time.Duration(c.clock + dt + svc))
-	bodyLen := len(body)
-	if status == 204 || status == 304 {
-		bodyLen = -2
-	}
-	var parts [][]byte
+	chunks := 0
 	if chunked {
 		// Mostly one chunk (a framework's chunked writer), sometimes two
 		// flushed separately.
-		parts = chunkedResponse(respHead(nil, status, ts, -1, a.reqID), body, 1+r.IntN(4)/3)
-	} else {
-		parts = [][]byte{append(respHead(nil, status, ts, bodyLen, a.reqID), body...)}
+		chunks = 1 + r.IntN(4)/3
 	}
+	parts := responseParts(status, ts, a.reqID, body, chunks)
 	// Request head and body go out in one send, cut at the MSS.
 	c.exchange(dt, tx, append(req, reqBody...), svc, parts)
 

@@ -109,16 +109,7 @@ func (d *demoConn) play(c *conn, dt int64) {
 	req := append(reqHead(nil, x.method, x.uri, host, d.ua, hdrs...), x.reqBody...)
 	svc := int64(800+d.r.IntN(6000)) * usec
 	ts := d.epoch.Add(time.Duration(c.clock + dt + svc))
-	bodyLen := len(x.respBody)
-	if x.status == 204 || x.status == 304 {
-		bodyLen = -2
-	}
-	var parts [][]byte
-	if x.chunks > 0 {
-		parts = chunkedResponse(respHead(nil, x.status, ts, -1, *d.reqID, x.respHdrs...), x.respBody, x.chunks)
-	} else {
-		parts = [][]byte{append(respHead(nil, x.status, ts, bodyLen, *d.reqID, x.respHdrs...), x.respBody...)}
-	}
+	parts := responseParts(x.status, ts, *d.reqID, x.respBody, x.chunks, x.respHdrs...)
 	tx := Transaction{Method: x.method, Host: host, URI: x.uri, Status: uint16(x.status),
 		ReqBodyBytes: int64(len(x.reqBody)), RespBodyBytes: int64(len(x.respBody)), Principal: x.principal, Chunked: x.chunks > 0}
 	c.exchange(dt, tx, req, svc, parts)

@@ -81,6 +81,20 @@ func respHead(b []byte, status int, ts time.Time, bodyLen int, reqID uint64, hdr
 	return append(b, "\r\n"...)
 }
 
+// responseParts is a response in the writes a server makes: one with a
+// Content-Length body (no framing for 204 and 304), or, when chunks > 0, a
+// chunked one (chunkedResponse).
+func responseParts(status int, ts time.Time, reqID uint64, body []byte, chunks int, hdrs ...string) [][]byte {
+	if chunks > 0 {
+		return chunkedResponse(respHead(nil, status, ts, -1, reqID, hdrs...), body, chunks)
+	}
+	bodyLen := len(body)
+	if status == 204 || status == 304 {
+		bodyLen = -2
+	}
+	return [][]byte{append(respHead(nil, status, ts, bodyLen, reqID, hdrs...), body...)}
+}
+
 // chunkedResponse is head plus body in n chunks: the head leaves in one
 // write with the first chunk (servers buffer it), later chunks in their own.
 func chunkedResponse(head, body []byte, n int) [][]byte {
