@@ -903,16 +903,16 @@ func (n *node) template() (string, []string) {
 	return b.String(), names
 }
 
-// isBusyWord is a fixed name much busier than the values beside it: it
-// stays literal when its position becomes a parameter. A name is letters,
-// possibly joined by '-' or '_' (me, best-sellers), with or without a
-// format extension (names.json, names.{format}).
 // keyedNode is a child with its key in the parent's map.
 type keyedNode struct {
 	key string
 	n   *node
 }
 
+// isBusyWord is a fixed name much busier than the values beside it: it
+// stays literal when its position becomes a parameter. A name is letters,
+// possibly joined by '-' or '_' (me, best-sellers), with or without a
+// format extension (names.json, names.{format}).
 func isBusyWord(k string, count, median int64) bool {
 	// The counts first: most values were seen once, and isName scans.
 	return count >= 5 && count >= 4*max(median, 1) && isName(k)
