@@ -339,14 +339,16 @@ func TestLiveFanoutOpenDuringTraffic(t *testing.T) {
 	seen := map[uint64]int{}     // frame number -> socket
 	flowSock := map[uint16]int{} // client port -> socket
 	var dups, splits []string
+	read := make([]uint64, len(srcs)) // frames read per socket
 	stop := readLive(srcs, func(si int, _ *Packet, d *Decoded) error {
+		mu.Lock()
+		defer mu.Unlock()
+		read[si]++
 		if len(d.Payload) != 8 {
 			return nil
 		}
 		n := binary.BigEndian.Uint64(d.Payload)
 		port := max(d.SrcPort, d.DstPort) // the client port
-		mu.Lock()
-		defer mu.Unlock()
 		if prev, ok := seen[n]; ok {
 			dups = append(dups, fmt.Sprintf("frame %d on sockets %d and %d", n, prev, si))
 		}
@@ -370,7 +372,21 @@ func TestLiveFanoutOpenDuringTraffic(t *testing.T) {
 	if len(seen) == 0 {
 		t.Errorf("captured none of %d frames", len(pkts))
 	}
-	t.Logf("captured %d of %d frames (capture began mid-replay) on %d sockets", len(seen), len(pkts), len(srcs))
+	// The kernel's count starts when the group is complete, so it covers
+	// every frame Next returned, and none of the early ones it skipped.
+	var early uint64
+	for si, s := range srcs {
+		st, err := s.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Packets < read[si] {
+			t.Errorf("socket %d: kernel counted %d packets, %d were read", si, st.Packets, read[si])
+		}
+		early += st.Early
+	}
+	t.Logf("captured %d of %d frames (capture began mid-replay) on %d sockets, %d early frames skipped",
+		len(seen), len(pkts), len(srcs), early)
 }
 
 func first(s []string) string {

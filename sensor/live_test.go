@@ -71,7 +71,8 @@ func TestLiveCaptureMatchesOffline(t *testing.T) {
 		t.Fatal(r.err)
 	}
 	if r.sum.KernelDrops != 0 || r.sum.KernelPackets < offSum.Packets {
-		t.Errorf("kernel counters: %d packets (want >= %d), %d dropped", r.sum.KernelPackets, offSum.Packets, r.sum.KernelDrops)
+		t.Errorf("kernel counters: %d packets (want >= %d), %d dropped, %d early frames skipped",
+			r.sum.KernelPackets, offSum.Packets, r.sum.KernelDrops, r.sum.LiveEarly)
 	}
 	got, want := callKeys(sink.calls), callKeys(offline)
 	if !slices.Equal(got, want) {

@@ -213,9 +213,14 @@ type Summary struct {
 	MissedBytes uint64 `json:"missed_bytes"`
 	Drops       uint64 `json:"drops"`
 	KernelDrops uint64 `json:"kernel_drops"`
-	// KernelPackets is what the kernel says it handed to the live sockets.
+	// KernelPackets is what the kernel says it handed to the live sockets
+	// once their fanout group was complete.
 	KernelPackets uint64 `json:"kernel_packets"`
-	Filtered      uint64 `json:"filtered"`
+	// LiveEarly counts frames the live sockets took in before their fanout
+	// group was complete, skipped because another socket may have seen
+	// them too.
+	LiveEarly uint64 `json:"live_early,omitempty"`
+	Filtered  uint64 `json:"filtered"`
 
 	Decode     capture.DecodeStats `json:"decode"`
 	Reassembly reassembly.Stats    `json:"reassembly"`
@@ -425,6 +430,7 @@ func (s *Sensor) finish(sum Summary, ends []readEnd, workers []*worker, live []*
 		if ks, err := l.Stats(); err == nil {
 			sum.KernelDrops += ks.Drops
 			sum.KernelPackets += ks.Packets
+			sum.LiveEarly += ks.Early
 		}
 	}
 	s.fillTotals(&sum)
