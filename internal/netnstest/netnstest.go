@@ -41,7 +41,10 @@ func New(t testing.TB) *Wire {
 			t.Skipf("live capture test needs %q (apt-get install iproute2 tcpreplay): %v", tool, err)
 		}
 	}
-	id := fmt.Sprintf("%d%d", os.Getpid()%10000, seq.Add(1))
+	// The whole pid and a separator: two test binaries run at once (go
+	// test runs packages in parallel), and "apsh"+id must stay within
+	// IFNAMSIZ-1 = 15 bytes (pid_max is at most 7 digits).
+	id := fmt.Sprintf("%dx%d", os.Getpid(), seq.Add(1))
 	w := &Wire{Netns: "apisensor-test-" + id, Host: "apsh" + id, Peer: "apsp" + id}
 	if err := run("ip", "netns", "add", w.Netns); err != nil {
 		t.Skipf("cannot create a network namespace here: %v", err)
