@@ -1,6 +1,7 @@
 package discovery
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"runtime"
@@ -199,4 +200,56 @@ func checkCounts(t *testing.T, inv *Inventory) {
 	if eps != inv.endpointCount || fs != inv.findingCount {
 		t.Errorf("%d endpoints and %d findings, counted %d and %d", eps, fs, inv.endpointCount, inv.findingCount)
 	}
+}
+
+// Sibling endpoints folded into one parameter endpoint merge their schemas:
+// each is within MaxSchemaProps, and so must be their union (found by
+// review: 40 siblings gave 44 properties under one object, cap 4).
+func TestMergedSchemaKeepsPropsCap(t *testing.T) {
+	const maxProps = 4
+	inv := newInv(t, func(c *Config) { c.MaxSchemaProps = maxProps; c.SampleEvery = 1 })
+	words := []string{"blue", "red", "green", "tiny", "huge", "smart", "old", "new", "fast", "slow", "warm", "cold", "soft", "hard", "dark", "pale", "loud", "calm", "wild", "neat"}
+	i := 0
+	for _, w := range words {
+		for _, kind := range []string{"widget", "gadget"} {
+			// The same shape at the top (promotion compares that), other
+			// names two levels down.
+			body := fmt.Sprintf(`{"sku":"x","name":"y","x":{"a":{"p%da":1,"p%db":1,"p%dc":1,"p%dd":1}}}`, i, i, i, i)
+			inv.Observe(call(i, "shop.test", "GET", "/products/"+w+"-"+kind, 200, body))
+			i++
+		}
+	}
+	if endpointByTemplate(inv.Endpoints(), "shop.test", "GET", "/products/{productId}") == nil {
+		t.Fatal("no /products/{productId}: the siblings were not folded, nothing merged")
+	}
+	doc, err := inv.OpenAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := json.Unmarshal(doc, &v); err != nil {
+		t.Fatal(err)
+	}
+	if n := maxProperties(v); n > maxProps {
+		t.Errorf("a schema in openapi.json has %d properties, cap %d", n, maxProps)
+	}
+}
+
+// maxProperties is the largest "properties" object anywhere in v.
+func maxProperties(v any) int {
+	n := 0
+	switch x := v.(type) {
+	case map[string]any:
+		if p, ok := x["properties"].(map[string]any); ok {
+			n = len(p)
+		}
+		for _, c := range x {
+			n = max(n, maxProperties(c))
+		}
+	case []any:
+		for _, c := range x {
+			n = max(n, maxProperties(c))
+		}
+	}
+	return n
 }

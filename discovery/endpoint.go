@@ -172,6 +172,7 @@ func (inv *Inventory) mergeEndpoints(dst, src *endpoint) {
 	dst.sens |= src.sens
 	dst.secHdr |= src.secHdr
 	lim := inv.cfg.MaxSetItems
+	slim := inv.schemaLimits()
 	dst.reqCT.merge(&src.reqCT, lim)
 	dst.query.merge(&src.query, lim)
 	dst.reqKeys.merge(&src.reqKeys, lim)
@@ -181,11 +182,11 @@ func (inv *Inventory) mergeEndpoints(dst, src *endpoint) {
 		if dst.reqSchema == nil {
 			dst.reqSchema = &schema{}
 		}
-		dst.reqSchema.merge(src.reqSchema)
+		dst.reqSchema.merge(src.reqSchema, slim)
 	}
 	for st, s := range src.respSchemas {
 		if d, ok := dst.respSchemas[st]; ok {
-			d.merge(s)
+			d.merge(s, slim)
 		} else if len(dst.respSchemas) < maxRespSchemas {
 			if dst.respSchemas == nil {
 				dst.respSchemas = map[uint16]*schema{}

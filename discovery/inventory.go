@@ -343,7 +343,7 @@ func (inv *Inventory) update(e *endpoint, c *model.Call, segs []string) (found u
 	for i, s := range segs {
 		e.posClasses[i] |= 1 << classify(s, i)
 	}
-	lim := schemaLimits{props: inv.cfg.MaxSchemaProps, depth: inv.cfg.MaxSchemaDepth}
+	lim := inv.schemaLimits()
 	if ct := mediaType(c.ReqBody.ContentType, c.ReqHeaders); ct != "" {
 		e.reqCT.add(ct, 8)
 		if isJSON(ct) && len(c.ReqBody.Data) > 0 {
@@ -401,6 +401,10 @@ func (inv *Inventory) update(e *endpoint, c *model.Call, segs []string) (found u
 	e.sens |= found
 	inv.callStack = hasStackTrace(data)
 	return found
+}
+
+func (inv *Inventory) schemaLimits() schemaLimits {
+	return schemaLimits{props: inv.cfg.MaxSchemaProps, depth: inv.cfg.MaxSchemaDepth}
 }
 
 func (inv *Inventory) bodyJSON(b *model.Body) (*fastjson.Value, bool) {

@@ -1,7 +1,9 @@
 package discovery
 
 import (
+	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,7 +34,10 @@ type schema struct {
 
 type schemaLimits struct{ props, depth int }
 
-func (s *schema) merge(o *schema) {
+// merge folds o into s. Properties new to s are added in name order while
+// s has fewer than lim.props, the rule addJSON follows: each side is within
+// the cap, their union need not be.
+func (s *schema) merge(o *schema, lim schemaLimits) {
 	if o == nil {
 		return
 	}
@@ -49,15 +54,16 @@ func (s *schema) merge(o *schema) {
 		if s.items == nil {
 			s.items = &schema{}
 		}
-		s.items.merge(o.items)
+		s.items.merge(o.items, lim)
 	}
-	for k, p := range o.props {
+	for _, k := range slices.Sorted(maps.Keys(o.props)) {
+		p := o.props[k]
 		if s.props == nil {
 			s.props = map[string]*schema{}
 		}
 		if q, ok := s.props[k]; ok {
-			q.merge(p)
-		} else {
+			q.merge(p, lim)
+		} else if len(s.props) < lim.props {
 			s.props[k] = p
 		}
 	}
