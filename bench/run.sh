@@ -176,13 +176,13 @@ measure() {
 		echo "bench: row $row failed: ${CMDV[*]}" >&2
 		exit 1
 	}
+	t1="$(date +%s.%N)" # before the parsing below, which is not the run's
 	if [[ "$HAVE_TIME" == 1 ]]; then
 		rss="$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); printf "%.1f", $2/1024}' "$TMP/time.txt")"
 		# user+sys: on a shared VM less sensitive than wall time to
 		# other tenants (time stolen from the vCPU is not counted).
 		cpu="$(awk -F: '/User time|System time/ {s += $2} END {printf "%.3f", s}' "$TMP/time.txt")"
 	fi
-	t1="$(date +%s.%N)"
 	wall="$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", b-a}')"
 	local pk="$PCAP_PACKETS" calls="" el=""
 	if [[ -s "$STATS" ]]; then
