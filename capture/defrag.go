@@ -2,6 +2,7 @@ package capture
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -255,11 +256,8 @@ func insertSpan(have []span, s span) []span {
 		j++
 	}
 	if i == j {
-		have = append(have, span{})
-		copy(have[i+1:], have[i:])
-		have[i] = s
-		return have
+		return slices.Insert(have, i, s)
 	}
 	have[i] = s
-	return append(have[:i+1], have[j:]...)
+	return slices.Delete(have, i+1, j)
 }

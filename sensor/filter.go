@@ -41,7 +41,7 @@ func (f *fileFilter) keep(p *capture.Packet) bool {
 	if f == nil {
 		return true
 	}
-	if p.LinkType != 1 {
+	if p.LinkType != capture.LinkEthernet {
 		return true
 	}
 	n, err := f.vm.Run(p.Data)

@@ -236,13 +236,12 @@ type Summary struct {
 // processed and the error is returned in Summary.InputError. A Sensor runs
 // once.
 func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
-	var sum Summary
 	var inv *discovery.Inventory
 	if s.cfg.StopAfter == StageAll {
 		var err error
 		inv, err = discovery.New(s.cfg.Discovery, s.log)
 		if err != nil {
-			return sum, err
+			return Summary{}, err
 		}
 	}
 	var sources []capture.Source
@@ -251,7 +250,7 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 		var err error
 		live, err = capture.OpenLive(*s.cfg.Live)
 		if err != nil {
-			return sum, err
+			return Summary{}, err
 		}
 		for _, l := range live {
 			sources = append(sources, l)
@@ -263,7 +262,7 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 	} else {
 		f, err := capture.OpenFiles(s.cfg.Files, s.cfg.File)
 		if err != nil {
-			return sum, err
+			return Summary{}, err
 		}
 		_, total := f.Progress()
 		s.fileTotal.Store(total) // the reader publishes the position as it goes
@@ -302,7 +301,7 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 		if s.cfg.StopAfter != StageReassemble {
 			p, err := parser.New(s.cfg.Parser, w)
 			if err != nil {
-				return sum, err
+				return Summary{}, err
 			}
 			w.p = p
 			f = streamFactory{p}
@@ -406,13 +405,14 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 	}
 	// Every goroutine has ended here: the channels were drained to close.
 	wg.Wait()
-	return s.finish(sum, ends, workers, live, inv, sink, o.err)
+	return s.finish(ends, workers, live, inv, sink, o.err)
 }
 
 // finish fills the summary from every stage's counters and writes the
 // end-of-run output.
-func (s *Sensor) finish(sum Summary, ends []readEnd, workers []*worker, live []*capture.LiveSource,
+func (s *Sensor) finish(ends []readEnd, workers []*worker, live []*capture.LiveSource,
 	inv *discovery.Inventory, sink Sink, sinkErr error) (Summary, error) {
+	var sum Summary
 	sum.Packets, sum.Bytes = s.packets.Load(), s.bytes.Load()
 	sum.Calls = s.calls.Load()
 	for _, e := range ends {
@@ -762,5 +762,5 @@ func (s *Sensor) runInline(ctx context.Context, src capture.Source, w *worker, i
 	}
 	round(true)
 	ends := []readEnd{p.end(readErr, lastIdx, lastTS)}
-	return s.finish(Summary{}, ends, []*worker{w}, nil, inv, sink, o.err)
+	return s.finish(ends, []*worker{w}, nil, inv, sink, o.err)
 }

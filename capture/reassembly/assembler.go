@@ -22,6 +22,7 @@ package reassembly
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -738,15 +739,7 @@ func (a *Assembler) FlushAll(now time.Time) {
 	for c := a.lists[lruList].head; c != nil; c = c.link[lruList].next {
 		all = append(all, c)
 	}
-	slices.SortFunc(all, func(x, y *conn) int {
-		switch {
-		case x.id < y.id:
-			return -1
-		case x.id > y.id:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(all, func(x, y *conn) int { return cmp.Compare(x.id, y.id) })
 	for _, c := range all {
 		a.stats.Flushed++
 		a.closeConn(c, now)

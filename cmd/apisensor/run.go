@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -129,10 +130,10 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if cfg.StopAfter, err = sensor.ParseStage(*stopAfter); err != nil {
 		return usageError{err}
 	}
-	outDir := firstNonEmpty(*out, fc.Out, storage.DefaultFilesConfig().Dir)
+	outDir := cmp.Or(*out, fc.Out, storage.DefaultFilesConfig().Dir)
 
 	// Parser: principals, bodies, proxies.
-	keyFile := firstNonEmpty(*hmacFile, fc.HMACKeyFile)
+	keyFile := cmp.Or(*hmacFile, fc.HMACKeyFile)
 	if keyFile != "" {
 		key, err := os.ReadFile(keyFile)
 		if err != nil {
@@ -187,7 +188,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		if *fanout > 0 {
 			lc.Workers = *fanout
 		}
-		lc.Filter = firstNonEmpty(*filter, fc.Live.Filter)
+		lc.Filter = cmp.Or(*filter, fc.Live.Filter)
 		if fc.Live.RingSizeMB > 0 {
 			lc.RingSizeMB = fc.Live.RingSizeMB
 		}
@@ -239,15 +240,6 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		log.Warn("input ended early; everything before the error was processed", zap.String("error", sum.InputError))
 	}
 	return nil
-}
-
-func firstNonEmpty(v ...string) string {
-	for _, s := range v {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 func writeStats(path string, sum sensor.Summary, elapsed time.Duration) error {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -169,9 +170,7 @@ func (s *stormGen) refill(c *conn) bool {
 		}
 	}
 	if s.i%2 == 0 {
-		for a, b := 0, len(s.perm)-1; a < b; a, b = a+1, b-1 {
-			s.perm[a], s.perm[b] = s.perm[b], s.perm[a]
-		}
+		slices.Reverse(s.perm)
 	} else {
 		s.r.Shuffle(len(s.perm), func(a, b int) { s.perm[a], s.perm[b] = s.perm[b], s.perm[a] })
 	}
