@@ -17,7 +17,7 @@ func TestScanSensitivePrefilter(t *testing.T) {
 		`"card":"5555-5555-5555-4444"`, `"n":1767600000000`, `"iban":"GB82 WEST 1234 5698 7654 32"`,
 		`"ssn":"123-45-6789"`, `"t":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.sig"`,
 		"-----BEGIN RSA PRIVATE KEY-----", `"k":"AKIAIOSFODNN7EXAMPLE"`, `"g":"AIzaSyA1234567890abcdefghijklmnopqrstuv"`,
-		`"Password":"hunter2"`, `"client_SECRET" : "x"`, `"pwd":""`, "@", "+", "-", "AB12", "ASIA", "eyJ",
+		`"Password":"hunter2"`, `"client_SECRET" : "x"`, `"pwd":""`, `"ſecret":"x"`, `"paſſword":"y"`, "@", "+", "-", "AB12", "ASIA", "eyJ",
 		`"id":42`, `"name":"widget"`, " ", "\n", "12-34", "1234567890123", "+49 30 1234567",
 	}
 	r := rand.New(rand.NewPCG(5, 6))
