@@ -61,11 +61,10 @@ type prefilter struct {
 }
 
 func (p *prefilter) scan(b []byte) {
-	run, digits := 0, 0
+	digits := 0 // in the current run of digits, ' ' and '-'
 	for i, c := range b {
 		switch {
 		case c >= '0' && c <= '9':
-			run++
 			digits++
 			if digits > p.digitRun {
 				p.digitRun = digits
@@ -77,7 +76,7 @@ func (p *prefilter) scan(b []byte) {
 				isDigit(b[i+4]) && isDigit(b[i+5]) && isDigit(b[i+6]) && isDigit(b[i+7]) {
 				p.ssn = true // ddd-dd-d..d
 			}
-			if run > 0 {
+			if digits > 0 {
 				continue
 			}
 		case c == '@':
@@ -92,7 +91,7 @@ func (p *prefilter) scan(b []byte) {
 				p.cloud = true
 			}
 		}
-		run, digits = 0, 0
+		digits = 0
 	}
 	p.jwt = bytes.Contains(b, []byte("eyJ"))
 	p.privKey = bytes.Contains(b, []byte("PRIVATE KEY-----"))
