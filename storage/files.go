@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -138,6 +139,9 @@ func (f *Files) callsName() string {
 
 // Finish flushes calls.jsonl and writes the end-of-run files. Every file is
 // written even when an earlier one failed; the first error is returned.
+// With no OpenAPI document (a run stopped before discovery) there is no
+// openapi.json, and one left by an earlier run is removed: an empty file
+// would not be JSON, and a stale one would not describe this run.
 func (f *Files) Finish(endpoints []model.Endpoint, findings []model.Finding, openapi []byte) error {
 	var first error
 	keep := func(err error) {
@@ -171,10 +175,14 @@ func (f *Files) Finish(endpoints []model.Endpoint, findings []model.Finding, ope
 		}
 		return nil
 	}))
-	keep(writeFileAtomic(filepath.Join(f.cfg.Dir, OpenAPIFile), func(w io.Writer) error {
-		if len(openapi) == 0 {
-			return nil
+	oapi := filepath.Join(f.cfg.Dir, OpenAPIFile)
+	if len(openapi) == 0 {
+		if err := os.Remove(oapi); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			keep(fmt.Errorf("remove stale %s: %w", oapi, err))
 		}
+		return first
+	}
+	keep(writeFileAtomic(oapi, func(w io.Writer) error {
 		_, err := w.Write(bytes.TrimRight(openapi, "\n"))
 		if err == nil {
 			_, err = w.Write([]byte{'\n'})

@@ -53,3 +53,29 @@ func TestWriteEncodedMatchesWriteCall(t *testing.T) {
 		}
 	}
 }
+
+// A run with no OpenAPI document (stopped before discovery) leaves no
+// openapi.json: not an empty file, which is not JSON, and not the one an
+// earlier run left in the directory.
+func TestFinishWithoutOpenAPI(t *testing.T) {
+	dir := t.TempDir()
+	stale := filepath.Join(dir, OpenAPIFile)
+	if err := os.WriteFile(stale, []byte(`{"openapi":"3.0.3"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := NewFiles(FilesConfig{Dir: dir, BufferSize: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Finish(nil, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("openapi.json after a run without discovery: stat error %v, want not-exist", err)
+	}
+	for _, name := range []string{CallsFile, EndpointsFile, FindingsFile} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
