@@ -605,7 +605,7 @@ func (inv *Inventory) siblingsSayParam(n *node) bool {
 	// One resource answers one shape per method (GET an item, POST an
 	// update, ...): shapes are compared among answers to the same method.
 	// The map and the counts are scratch reused from call to call: this
-	// runs for every new literal at a wide position.
+	// runs at every sixteenth new literal at a wide position.
 	if inv.shapes == nil {
 		inv.shapes = map[methodShape]int{}
 	}
@@ -616,8 +616,8 @@ func (inv *Inventory) siblingsSayParam(n *node) bool {
 	// and to an existing parameter child say nothing about whether the
 	// other values are data: leave them out of the ratio. One walk of the
 	// children map collects the literals (a map walk costs several times a
-	// slice walk, and this runs per new value at positions of up to
-	// MaxLiteralChildren values).
+	// slice walk, and this runs at every sixteenth new value at positions
+	// of up to MaxLiteralChildren values).
 	valueCalls := n.through + 1
 	counts, lits := inv.counts[:0], inv.lits[:0]
 	for k, c := range n.children {
@@ -797,12 +797,9 @@ func (inv *Inventory) promote(h *hostState, n *node, provisional bool) {
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(n.children)) {
-		c := n.children[k]
-		if !c.isParam() {
-			continue
-		}
-		c.nextEval = 0 // its children just changed: look now
-		if inv.shouldPromote(c) {
+		// A child that took a merge was just examined (merge does); the
+		// others are as the gate last left them.
+		if c := n.children[k]; c.isParam() && inv.shouldPromote(c) {
 			inv.stats.Promotions++
 			inv.promote(h, c, true)
 		}
@@ -864,7 +861,7 @@ func (inv *Inventory) merge(h *hostState, dst, src *node) {
 	}
 	src.children = nil
 	dst.nextEval = 0 // its children just changed: look now
-	if !dst.promoted && inv.shouldPromote(dst) {
+	if inv.shouldPromote(dst) {
 		inv.stats.Promotions++
 		inv.promote(h, dst, true)
 	}
