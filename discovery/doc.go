@@ -44,10 +44,11 @@
 // returned value; strings the aggregates keep from a body are copied out of
 // it.
 //
-// Memory: hosts (MaxHosts), endpoints per host (MaxEndpointsPerHost), all
-// endpoints (MaxEndpoints) and template-tree nodes per host (MaxNodesPerHost)
-// are capped; when a cap is hit the least recently seen tenth is evicted and
-// counted in Stats. A tree position keeps at most MaxLiteralChildren literal
+// Memory: hosts (MaxHosts), endpoints per host (MaxEndpointsPerHost) and
+// all endpoints (MaxEndpoints) are capped; when a cap is hit the least
+// recently seen tenth is evicted and counted in Stats. Template-tree nodes
+// per host are capped too (MaxNodesPerHost): at that cap new words become
+// parameters (Stats.ForcedParams), nothing is evicted. A tree position keeps at most MaxLiteralChildren literal
 // values before it is forced to become a parameter; a provisional position
 // remembers at most MaxLiteralChildren values (then it is confirmed), and a
 // host at most MaxNodesPerHost such values over all its positions. Every per-endpoint set

@@ -13,10 +13,9 @@ import (
 )
 
 // nameSet is a capped set of short strings; names past the cap are dropped
-// (and counted as overflow) so a hostile client cannot grow it.
+// so a hostile client cannot grow it.
 type nameSet struct {
-	m        map[string]struct{}
-	overflow int64
+	m map[string]struct{}
 }
 
 func (s *nameSet) add(name string, limit int) {
@@ -33,11 +32,9 @@ func (s *nameSet) addBytes(name []byte, limit int) {
 	}
 }
 
-// admit says whether a new name n bytes long fits, counting one that does
-// not.
+// admit says whether a new name n bytes long fits.
 func (s *nameSet) admit(n, limit int) bool {
 	if len(s.m) >= limit || n > 128 {
-		s.overflow++
 		return false
 	}
 	if s.m == nil {
@@ -50,7 +47,6 @@ func (s *nameSet) merge(o *nameSet, limit int) {
 	for k := range o.m {
 		s.add(k, limit)
 	}
-	s.overflow += o.overflow
 }
 
 func (s *nameSet) sorted() []string {

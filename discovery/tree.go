@@ -285,15 +285,20 @@ func (inv *Inventory) insert(h *hostState, segs []string, method string) *node {
 	return n
 }
 
+// paramNameUnder names a parameter child of parent: after the literal
+// before it (users -> userId), "id" under the root or another parameter.
+func paramNameUnder(parent *node) string {
+	if parent.isParam() || parent.parent == nil {
+		return "id"
+	}
+	return paramName(parent.key)
+}
+
 func (inv *Inventory) newNode(h *hostState, parent *node, key string) *node {
 	h.nodes++
 	c := &node{parent: parent, key: key}
 	if strings.HasPrefix(key, paramPrefix) {
-		prev := ""
-		if !parent.isParam() {
-			prev = parent.key
-		}
-		c.name = paramName(prev)
+		c.name = paramNameUnder(parent)
 	}
 	if parent.children == nil {
 		parent.children = make(map[string]*node, 4)
@@ -766,10 +771,7 @@ func (inv *Inventory) promote(h *hostState, n *node, provisional bool) {
 			// Reuse the literal's node as the parameter node: no new node
 			// is needed, so promotion works at the node cap.
 			c.key = pk
-			c.name = paramName(n.key)
-			if n.isParam() || n.parent == nil {
-				c.name = "id"
-			}
+			c.name = paramNameUnder(n)
 			c.classes |= 1 << segSlug
 			n.children[pk] = c
 			continue
@@ -838,7 +840,7 @@ func (inv *Inventory) merge(h *hostState, dst, src *node) {
 				continue
 			}
 			sc.key = pk
-			sc.name = paramName(dst.key)
+			sc.name = paramNameUnder(dst)
 		}
 		sc.parent = dst
 		if dst.children == nil {
