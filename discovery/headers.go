@@ -81,7 +81,7 @@ func scanRespHeaders(hs model.Headers) respHdrs {
 			continue
 		}
 		for _, w := range hdrByLen[len(name)] {
-			if asciiFoldEq(name, w.lower) {
+			if model.ASCIIFoldEq(name, w.lower) {
 				r.note(w, hs[i].Value)
 			}
 		}
@@ -98,21 +98,6 @@ func (r *respHdrs) note(w hdrWant, value string) {
 		r.found |= 1 << w.val
 		r.vals[w.val] = value
 	}
-}
-
-// asciiFoldEq reports whether s equals lower (ASCII, lowercase, same
-// length) ignoring ASCII case; a non-ASCII byte in s never matches.
-func asciiFoldEq(s, lower string) bool {
-	for i := 0; i < len(lower); i++ {
-		c := s[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func isASCII(s string) bool {

@@ -400,7 +400,7 @@ func (c *Conn) prescan(h *half, block []byte, ends []int32) (hint, cs, ce, vs, v
 			}
 			line = trimCR(line)
 			switch {
-			case len(line) > 15 && line[14] == ':' && (string(line[:14]) == "Content-Length" || foldEq(line[:14], "content-length")):
+			case len(line) > 15 && line[14] == ':' && (string(line[:14]) == "Content-Length" || model.ASCIIFoldEq(line[:14], "content-length")):
 				if hint != 0 {
 					hint, wantHint = 0, false
 					continue
@@ -420,7 +420,7 @@ func (c *Conn) prescan(h *half, block []byte, ends []int32) (hint, cs, ce, vs, v
 				if hint > max {
 					hint, wantHint = 0, false
 				}
-			case len(line) > 18 && line[17] == ':' && foldEq(line[:17], "transfer-encoding"):
+			case len(line) > 18 && line[17] == ':' && model.ASCIIFoldEq(line[:17], "transfer-encoding"):
 				hint, wantHint = 0, false
 			}
 		case 'a':
@@ -429,9 +429,9 @@ func (c *Conn) prescan(h *half, block []byte, ends []int32) (hint, cs, ce, vs, v
 			}
 			// addField's test (the name before the first ':', OWS trimmed,
 			// EqualFold "Authorization") without scanning for the colon on
-			// every 'A' line; foldEq is EqualFold here, as no letter of the
+			// every 'A' line; ASCIIFoldEq is EqualFold here, as no letter of the
 			// name has a non-ASCII fold (only k and s do).
-			if string(line[:13]) != "Authorization" && !foldEq(line[:13], "authorization") {
+			if string(line[:13]) != "Authorization" && !model.ASCIIFoldEq(line[:13], "authorization") {
 				continue
 			}
 			i := 13

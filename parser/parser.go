@@ -208,30 +208,11 @@ func (p *Parser) count(r Reason) { p.st.errors[r].Add(1) }
 // up in a set of the names, 4 ns against 18 ns (X-Request-Id, defaults).
 func lowerKey(s string, names []string) bool {
 	for _, n := range names {
-		if foldEq(s, n) {
+		if model.ASCIIFoldEq(s, n) {
 			return true
 		}
 	}
 	return false
-}
-
-// foldEq reports whether ASCII-lowercasing s gives lower. It is not
-// strings.EqualFold (which also folds the Kelvin sign and long s): it only
-// replaces lookups of ASCII-lowercased names, and works on []byte too.
-func foldEq[T ~string | ~[]byte](s T, lower string) bool {
-	if len(s) != len(lower) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if ch >= 'A' && ch <= 'Z' {
-			ch += 'a' - 'A'
-		}
-		if ch != lower[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // hmac8 returns the first 8 hex characters of HMAC-SHA256(key, v).
