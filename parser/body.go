@@ -115,9 +115,7 @@ func (c *Conn) flush() {
 	}
 	if n > 0 {
 		m := copy(c.q, c.q[n:])
-		for i := m; i < len(c.q); i++ {
-			c.q[i] = txn{}
-		}
+		clear(c.q[m:])
 		c.q = c.q[:m]
 	}
 }
@@ -320,9 +318,7 @@ func (c *Conn) Gap(dir model.Direction, n int, ts time.Time) {
 	h := &c.h[dir&1]
 	if h.st == stDead || !h.seen || h.st == stTunnel {
 		// Nothing parsed yet (or not HTTP): the hole just moves the start.
-		if h.npre > 0 {
-			h.npre = 0 // never splice bytes across a hole
-		}
+		h.npre = 0 // never splice bytes across a hole
 		return
 	}
 	c.p.st.gaps.Add(1)

@@ -256,8 +256,7 @@ func classifyStart(p []byte) kind {
 	if len(p) == 0 {
 		return kUnknown
 	}
-	const hp = "HTTP/1."
-	if len(p) >= len(hp) && string(p[:len(hp)]) == hp {
+	if len(p) >= len(httpPrefix) && string(p[:len(httpPrefix)]) == httpPrefix {
 		return kResp
 	}
 	maybeResp := plausibleStart(p, false) // a prefix of "HTTP/1."
@@ -383,19 +382,18 @@ func (c *Conn) startResponse(h *half, ts time.Time) bool {
 // whether it starts with "HTTP/1." (then it is parsed as a response) or not
 // (then everything to close is the body). It returns the unconsumed rest.
 func (c *Conn) respProbe(h *half, b []byte, ts time.Time) []byte {
-	const hp = "HTTP/1."
-	take := min(len(hp)-h.npre, len(b))
+	take := min(len(httpPrefix)-h.npre, len(b))
 	copy(h.pre[h.npre:], b[:take])
 	n := h.npre + take
 	p := h.pre[:n]
-	if n < len(hp) && string(p) == hp[:n] {
+	if n < len(httpPrefix) && string(p) == httpPrefix[:n] {
 		h.npre = n
 		return nil // undecided
 	}
-	var tmp [len(hp)]byte
+	var tmp [len(httpPrefix)]byte
 	k := copy(tmp[:], h.pre[:h.npre])
 	h.npre = 0
-	if string(p) == hp[:min(n, len(hp))] {
+	if string(p) == httpPrefix[:min(n, len(httpPrefix))] {
 		h.st = stStart
 		c.feed(h, tmp[:k], h.preTS)
 		return b
@@ -557,9 +555,8 @@ func (c *Conn) badStart(h *half, data []byte, base, end int) int {
 		// can only start where the candidate stopped matching; consuming
 		// exactly that much makes the outcome independent of how the bytes
 		// were split.
-		const hp = "HTTP/1."
 		k := 0
-		for k < len(hp) && k < end && data[k] == hp[k] {
+		for k < len(httpPrefix) && k < end && data[k] == httpPrefix[k] {
 			k++
 		}
 		if k == 0 {
@@ -609,16 +606,15 @@ func (c *Conn) enterResync(h *half, afterGap bool) {
 // line there.
 func (c *Conn) resync(h *half, b []byte, ts time.Time) int {
 	if !h.isReq {
-		const hp = "HTTP/1."
-		if i := bytes.Index(b, []byte(hp)); i >= 0 {
+		if i := bytes.Index(b, []byte(httpPrefix)); i >= 0 {
 			c.p.st.skipped.Add(uint64(i))
 			c.beginHead(h, ts, probeLine)
 			return i
 		}
 		// A status line may start in the last bytes and finish in the next
 		// call: hand that suffix to the head accumulator.
-		for k := min(len(hp)-1, len(b)); k > 0; k-- {
-			if string(b[len(b)-k:]) == hp[:k] {
+		for k := min(len(httpPrefix)-1, len(b)); k > 0; k-- {
+			if string(b[len(b)-k:]) == httpPrefix[:k] {
 				c.p.st.skipped.Add(uint64(len(b) - k))
 				c.beginHead(h, ts, probeLine)
 				return len(b) - k
@@ -684,12 +680,11 @@ func plausibleStart(p []byte, isReq bool) bool {
 		}
 		return true
 	}
-	const hp = "HTTP/1."
 	n := len(p)
-	if n > len(hp) {
-		n = len(hp)
+	if n > len(httpPrefix) {
+		n = len(httpPrefix)
 	}
-	return string(p[:n]) == hp[:n]
+	return string(p[:n]) == httpPrefix[:n]
 }
 
 // maxMethodLen bounds a method token. The same bound must hold for a

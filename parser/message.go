@@ -72,14 +72,16 @@ func requestLineIdx[T ~string | ~[]byte](line T) (m, ts, te, vs, ve int, ok bool
 	return
 }
 
+// httpPrefix starts every HTTP/1.x version and status line.
+const httpPrefix = "HTTP/1."
+
 // isHTTP1Version accepts "HTTP/1." followed by digits (lenient: "HTTP/1.01"
 // is an evasion seen in the wild, and it is still HTTP/1).
 func isHTTP1Version[T ~string | ~[]byte](v T) bool {
-	const hp = "HTTP/1."
-	if len(v) <= len(hp) || string(v[:len(hp)]) != hp {
+	if len(v) <= len(httpPrefix) || string(v[:len(httpPrefix)]) != httpPrefix {
 		return false
 	}
-	for i := len(hp); i < len(v); i++ {
+	for i := len(httpPrefix); i < len(v); i++ {
 		if v[i] < '0' || v[i] > '9' {
 			return false
 		}

@@ -108,7 +108,7 @@ type Parser struct {
 	// compared by hand with ASCII folding (lowerKey): 4 ns against 18 ns for
 	// lowercasing into a buffer and hashing it for a map.
 	apiKeyHeaderByLen [64][]string
-	apiKeyParamByLen  [65][]string
+	apiKeyParamByLen  [maxAPIKeyParam + 1][]string
 
 	// Worker scratch, valid only during one head call (one goroutine).
 	ends    []int32        // LF offsets of the header block being parsed

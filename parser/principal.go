@@ -294,7 +294,7 @@ func (c *Conn) redactQuery(call *model.Call) (name, val string) {
 			rest = ""
 		}
 		k, v, ok := strings.Cut(part, "=")
-		if ok && v != "" && len(k) <= 64 {
+		if ok && v != "" && len(k) <= maxAPIKeyParam {
 			if lowerKey(k, c.p.apiKeyParamByLen[len(k)]) {
 				if name == "" {
 					name, val = k, v
