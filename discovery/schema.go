@@ -133,8 +133,22 @@ func (s *schema) typeName() (string, bool) {
 	if t == tInt|tNum {
 		t = tNum
 	}
-	names := map[uint8]string{tBool: "boolean", tInt: "integer", tNum: "number", tStr: "string", tArr: "array", tObj: "object"}
-	return names[t], s.types&tNull != 0
+	name := ""
+	switch t {
+	case tBool:
+		name = "boolean"
+	case tInt:
+		name = "integer"
+	case tNum:
+		name = "number"
+	case tStr:
+		name = "string"
+	case tArr:
+		name = "array"
+	case tObj:
+		name = "object"
+	}
+	return name, s.types&tNull != 0
 }
 
 // toOpenAPI renders the schema for the reconstructed document.

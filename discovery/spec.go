@@ -181,12 +181,16 @@ func newHostSpec() *hostSpec {
 	return &hostSpec{root: &specNode{}, shapes: map[string][]*specOp{}}
 }
 
+// add files o under its template, and takes the path parameter names
+// from it (o.params).
 func (hs *hostSpec) add(o *specOp) {
 	n := hs.root
 	for _, seg := range splitPath(o.tmpl, nil) {
 		if i := strings.IndexByte(seg, '{'); i >= 0 {
 			j := strings.LastIndexByte(seg, '}')
-			if j < i {
+			if j > i {
+				o.params = append(o.params, seg[i+1:j])
+			} else {
 				j = len(seg) - 1
 			}
 			pre, suf := seg[:i], seg[j+1:]
@@ -194,6 +198,7 @@ func (hs *hostSpec) add(o *specOp) {
 			for _, x := range n.params {
 				if x.prefix == pre && x.suffix == suf {
 					e = x
+					break
 				}
 			}
 			if e == nil {
@@ -397,16 +402,7 @@ func addSpec(specs map[string]*hostSpec, doc *openapi3.T, in SpecInput) int {
 					specs[t.host] = hs
 				}
 				tmpl := OperationTemplate(t.base, p)
-				so := &specOp{file: in.Path, tmpl: tmpl, method: strings.ToUpper(m), deprecated: op.Deprecated}
-				for _, s := range splitPath(tmpl, nil) {
-					if i := strings.IndexByte(s, '{'); i >= 0 {
-						j := strings.LastIndexByte(s, '}')
-						if j > i {
-							so.params = append(so.params, s[i+1:j])
-						}
-					}
-				}
-				hs.add(so)
+				hs.add(&specOp{file: in.Path, tmpl: tmpl, method: strings.ToUpper(m), deprecated: op.Deprecated})
 				n++
 			}
 		}
@@ -433,17 +429,13 @@ func versionString(v any) string {
 	case string:
 		return x
 	case float64:
-		return strconv.FormatFloat(x, 'f', max(1, decimals(x)), 64)
+		s := strconv.FormatFloat(x, 'f', -1, 64)
+		if !strings.Contains(s, ".") {
+			s += ".0"
+		}
+		return s
 	case int:
 		return strconv.Itoa(x) + ".0"
 	}
 	return ""
-}
-
-func decimals(f float64) int {
-	s := strconv.FormatFloat(f, 'f', -1, 64)
-	if i := strings.IndexByte(s, '.'); i >= 0 {
-		return len(s) - i - 1
-	}
-	return 0
 }

@@ -121,3 +121,15 @@ func TestTemplateStable(t *testing.T) {
 		t.Errorf("endpoints = %d, want 1", n)
 	}
 }
+
+// An unquoted version in YAML is a number: 2.0 reads as the float 2.
+func TestVersionString(t *testing.T) {
+	for _, c := range []struct {
+		in   any
+		want string
+	}{{2.0, "2.0"}, {3.1, "3.1"}, {3.25, "3.25"}, {3, "3.0"}, {"3.0.3", "3.0.3"}, {nil, ""}, {1e21, "1000000000000000000000.0"}} {
+		if got := versionString(c.in); got != c.want {
+			t.Errorf("versionString(%v) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
