@@ -309,40 +309,42 @@ func serverTargets(servers openapi3.Servers) []serverTarget {
 		if s == nil {
 			continue
 		}
-		raw := s.URL
-		for name, v := range s.Variables {
-			if v != nil {
-				raw = strings.ReplaceAll(raw, "{"+name+"}", v.Default)
-			}
-		}
-		host, base := "", raw
-		if i := strings.Index(raw, "://"); i >= 0 {
-			rest := raw[i+3:]
-			j := strings.IndexByte(rest, '/')
-			if j < 0 {
-				host, base = rest, ""
-			} else {
-				host, base = rest[:j], rest[j:]
-			}
-		} else if strings.HasPrefix(raw, "//") {
-			rest := raw[2:]
-			j := strings.IndexByte(rest, '/')
-			if j < 0 {
-				host, base = rest, ""
-			} else {
-				host, base = rest[:j], rest[j:]
-			}
-		}
-		if strings.Contains(host, "{") {
-			host = "" // an unresolved variable names no real host
-		}
-		base = "/" + strings.Trim(base, "/")
-		if base == "/" {
-			base = ""
-		}
-		out = append(out, serverTarget{host: model.NormHost(host), base: base})
+		host, base := ServerTarget(s)
+		out = append(out, serverTarget{host: host, base: base})
 	}
 	return out
+}
+
+// ServerTarget is where a server entry's operations answer: its host
+// (NormHost form; "" when the URL names none, or only through a variable
+// with no default) and its base path ("" or "/a/b"), variables replaced by
+// their defaults. Both absolute and protocol-relative (//host/base) URLs
+// name a host.
+func ServerTarget(s *openapi3.Server) (host, base string) {
+	raw := s.URL
+	for name, v := range s.Variables {
+		if v != nil {
+			raw = strings.ReplaceAll(raw, "{"+name+"}", v.Default)
+		}
+	}
+	base = raw
+	rest, abs := "", false
+	if i := strings.Index(raw, "://"); i >= 0 {
+		rest, abs = raw[i+3:], true
+	} else {
+		rest, abs = strings.CutPrefix(raw, "//")
+	}
+	if abs {
+		host, base, _ = strings.Cut(rest, "/")
+	}
+	if strings.Contains(host, "{") {
+		host = "" // an unresolved variable names no real host
+	}
+	base = "/" + strings.Trim(base, "/")
+	if base == "/" {
+		base = ""
+	}
+	return model.NormHost(host), base
 }
 
 // OperationTemplate is the path template traffic to a spec operation has:

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/apisensor/apisensor/model"
+
+	"github.com/getkin/kin-openapi/openapi3"
 )
 
 func TestStates(t *testing.T) {
@@ -217,5 +219,27 @@ func TestSpecPathFragment(t *testing.T) {
 	eps := inv.Endpoints()
 	if len(eps) != 1 || eps[0].Template != "/" || eps[0].State != model.StateDocumented {
 		t.Fatalf("endpoints %+v, want POST / documented and nothing else", eps)
+	}
+}
+
+// A server entry names a host for absolute and protocol-relative URLs, and
+// a base path with variables at their defaults.
+func TestServerTarget(t *testing.T) {
+	for _, c := range []struct {
+		url, host, base string
+		vars            map[string]*openapi3.ServerVariable
+	}{
+		{url: "https://API.example.com/v1/", host: "api.example.com", base: "/v1"},
+		{url: "//api.example.com/v1", host: "api.example.com", base: "/v1"},
+		{url: "https://api.example.com", host: "api.example.com", base: ""},
+		{url: "/v2", host: "", base: "/v2"},
+		{url: "https://{region}.example.com/{ver}", host: "eu.example.com", base: "/v3",
+			vars: map[string]*openapi3.ServerVariable{"region": {Default: "eu"}, "ver": {Default: "v3"}}},
+		{url: "https://{tenant}.example.com/api", host: "", base: "/api"},
+	} {
+		host, base := ServerTarget(&openapi3.Server{URL: c.url, Variables: c.vars})
+		if host != c.host || base != c.base {
+			t.Errorf("%s: host %q base %q, want %q %q", c.url, host, base, c.host, c.base)
+		}
 	}
 }

@@ -64,26 +64,13 @@ func Operations(doc *openapi3.T) []Op {
 	return out
 }
 
+// serverPath is the server's base path, "" when it has an unresolved
+// variable (traffic cannot be generated for it).
 func serverPath(s *openapi3.Server) string {
-	u := s.URL
-	for name, v := range s.Variables {
-		if v != nil {
-			u = strings.ReplaceAll(u, "{"+name+"}", v.Default)
-		}
+	if _, base := discovery.ServerTarget(s); !strings.Contains(base, "{") {
+		return base
 	}
-	if i := strings.Index(u, "://"); i >= 0 {
-		u = u[i+3:]
-		if j := strings.IndexByte(u, '/'); j >= 0 {
-			u = u[j:]
-		} else {
-			u = ""
-		}
-	}
-	u = "/" + strings.Trim(u, "/")
-	if u == "/" || strings.Contains(u, "{") {
-		return ""
-	}
-	return u
+	return ""
 }
 
 // Generate synthesizes CallsPerOp calls for every operation, interleaved in
