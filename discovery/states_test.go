@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/apisensor/apisensor/model"
-
 	"github.com/getkin/kin-openapi/openapi3"
 )
 
