@@ -29,13 +29,14 @@ type FilesConfig struct {
 	Dir string
 	// Stdout is where calls go when Dir is "-" (os.Stdout when nil).
 	Stdout io.Writer
-	// BufferSize of the calls writer.
+	// BufferSize of the calls writer: 64 KiB, so that one write(2) stays
+	// within a sysmon tick (see capture.FileConfig.ReadBufferKB).
 	BufferSize int
 }
 
 // DefaultFilesConfig writes into ./out.
 func DefaultFilesConfig() FilesConfig {
-	return FilesConfig{Dir: "out", BufferSize: 256 << 10}
+	return FilesConfig{Dir: "out", BufferSize: 64 << 10}
 }
 
 // Validate reports a config that cannot work.
