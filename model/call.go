@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"net/netip"
 	"slices"
 	"strings"
@@ -229,17 +230,35 @@ type Call struct {
 	Slab uint8
 }
 
-// Clone returns a copy of c that owns its header fields and interim
-// statuses, for keeping a Call beyond the sink call that received it (the
-// sensor reuses the original's memory afterwards). Strings and body bytes
-// are shared: nothing reuses them.
+// Clone returns a deep copy of c, for keeping a Call beyond the sink call
+// that received it: the sensor reuses the original's memory afterwards,
+// its strings and body bytes too when the parser runs with
+// RecycleStrings, so the copy owns every string, slice and byte it holds.
 func (c *Call) Clone() *Call {
 	d := *c
 	d.Slab = 0
-	d.ReqHeaders = slices.Clone(c.ReqHeaders)
-	d.RespHeaders = slices.Clone(c.RespHeaders)
+	for _, s := range []*string{&d.Host, &d.Method, &d.URI, &d.Path, &d.Query, &d.Template,
+		&d.Proto, &d.StatusText, &d.UserAgent, &d.Principal.ID, &d.Auth.JWTAlg, &d.Auth.APIKeyName,
+		&d.ReqBody.ContentType, &d.ReqBody.ContentEncoding, &d.RespBody.ContentType, &d.RespBody.ContentEncoding} {
+		*s = strings.Clone(*s)
+	}
+	d.ReqHeaders = cloneHeaders(c.ReqHeaders)
+	d.RespHeaders = cloneHeaders(c.RespHeaders)
+	d.ReqBody.Data = bytes.Clone(c.ReqBody.Data)
+	d.RespBody.Data = bytes.Clone(c.RespBody.Data)
 	d.Interim = slices.Clone(c.Interim)
 	return &d
+}
+
+func cloneHeaders(h Headers) Headers {
+	if h == nil {
+		return nil
+	}
+	d := make(Headers, len(h))
+	for i, f := range h {
+		d[i] = Header{Name: strings.Clone(f.Name), Value: strings.Clone(f.Value)}
+	}
+	return d
 }
 
 // Latency is the time from request start to the first byte of the final
