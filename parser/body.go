@@ -67,7 +67,7 @@ func (c *Conn) keep(h *half, dst *[]byte, p []byte, room int) {
 func (c *Conn) finalizeBody(h *half) {
 	if h.bodyBuf != nil {
 		if h.body != nil && len(*h.bodyBuf) > 0 {
-			h.body.Data = append([]byte(nil), (*h.bodyBuf)...)
+			h.body.Data = append(c.bytesFor(h.call, len(*h.bodyBuf)), (*h.bodyBuf)...)
 		}
 		c.releaseBody(h)
 	}
@@ -413,6 +413,7 @@ func (c *Conn) Close(ts time.Time) {
 	c.h[0].st, c.h[1].st = stDead, stDead
 	c.h[0].buf, c.h[1].buf = nil, nil
 	c.q = nil
+	c.reqSec.hold(nil)
 	c.reqSec = reqSection{}
 }
 

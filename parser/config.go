@@ -38,6 +38,13 @@ type Config struct {
 	// search/cache key) but includes "access_token" (OAuth 2 RFC 6750 §2.3
 	// query form), whose values are then HMAC'd like any API key.
 	APIKeyParams []string
+	// RecycleStrings lets Recycle reuse the memory of a Call's strings and
+	// bodies too, not only of the Call and its header array: after Recycle
+	// nothing may read any string or byte a recycled Call held (keep
+	// model.Call.Clone copies, which own theirs). For a consumer that only
+	// encodes or forwards calls (the sensor without discovery); one that
+	// keeps strings, as discovery does in its maps, must leave it off.
+	RecycleStrings bool
 }
 
 // DefaultConfig returns the documented defaults. HMACKey is left empty: the

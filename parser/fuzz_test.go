@@ -45,17 +45,12 @@ func fuzzRun(t *testing.T, evs []ev, seed int64) {
 // parser that still read a call after emitting it would give other calls
 // than the run without.
 func runBounded(t *testing.T, cfg Config, evs []ev, sp splitter, recycle bool) ([]*model.Call, Stats) {
-	s := &collect{}
-	var sink Sink = s
+	var p *Parser
+	var s *collect
 	if recycle {
-		sink = &recycler{c: s}
-	}
-	p, err := New(cfg, sink)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r, ok := sink.(*recycler); ok {
-		r.p = p
+		p, s = newRecycling(t, cfg)
+	} else {
+		p, s = newTestParser(t, cfg)
 	}
 	c := p.NewConn(defMeta())
 	for i, e := range evs {

@@ -79,8 +79,20 @@ func randomSplit(seed int64) splitter {
 
 // run plays evs into a fresh Conn; event i carries timestamp t0+i ms.
 func run(t testing.TB, cfg Config, meta model.ConnMeta, evs []ev, sp splitter) ([]*model.Call, Stats) {
+	return runMode(t, cfg, meta, evs, sp, false)
+}
+
+// runMode is run; with recycle, each Call is cloned and recycled at once by
+// a parser with RecycleStrings on tiny, scribbled arena chunks (newRecycling).
+func runMode(t testing.TB, cfg Config, meta model.ConnMeta, evs []ev, sp splitter, recycle bool) ([]*model.Call, Stats) {
 	t.Helper()
-	p, s := newTestParser(t, cfg)
+	var p *Parser
+	var s *collect
+	if recycle {
+		p, s = newRecycling(t, cfg)
+	} else {
+		p, s = newTestParser(t, cfg)
+	}
 	c := p.NewConn(meta)
 	closed := false
 	for i, e := range evs {
@@ -131,7 +143,35 @@ func runAll(t *testing.T, cfg Config, meta model.ConnMeta, evs []ev) ([]*model.C
 	for seed := int64(1); seed <= 5; seed++ {
 		check(fmt.Sprintf("random(%d)", seed), randomSplit(seed))
 	}
+	for i, sp := range []splitter{whole, randomSplit(6)} {
+		got, st := runMode(t, cfg, meta, evs, sp, true)
+		if d := diffCalls(ref, got); d != "" {
+			t.Fatalf("recycled strings (split %d) differ from kept ones: %s", i, d)
+		}
+		if i == 0 && st != refSt {
+			t.Fatalf("recycled strings change stats: %+v vs %+v", st, refSt)
+		}
+	}
 	return ref, refSt
+}
+
+// newRecycling makes a Parser with RecycleStrings whose sink keeps a clone
+// of each Call and recycles the original at once (recycler), over arena
+// chunks of 256 bytes that are scribbled when reused: a string read after
+// its Call was recycled, or kept by the parser without a hold, shows up as
+// '#' in the clones.
+func newRecycling(t testing.TB, cfg Config) (*Parser, *collect) {
+	t.Helper()
+	cfg.RecycleStrings = true
+	s := &collect{}
+	r := &recycler{c: s}
+	p, err := New(cfg, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.p = p
+	p.mem.chunkSize, p.mem.maxAlloc, p.mem.scribble = 256, 256, true
+	return p, s
 }
 
 func diffCalls(a, b []*model.Call) string {

@@ -307,7 +307,10 @@ func (c *Conn) onHead(h *half, block []byte, ends []int32, ts time.Time) {
 		// neither can reach the other's bytes. One allocation less per
 		// message with a body.
 		kept -= cut
-		buf := make([]byte, kept+n)
+		buf := c.blockBytes(kept + n)
+		if buf == nil {
+			buf = make([]byte, kept+n)
+		}
 		if cut > 0 {
 			copy(buf, block[:cs])
 			copy(buf[cs:], block[cs+cut:])
@@ -324,6 +327,9 @@ func (c *Conn) onHead(h *half, block []byte, ends []int32, ts time.Time) {
 		if n > 0 {
 			h.bodyHint = buf[kept:kept:len(buf)]
 		}
+	} else if buf := c.blockBytes(len(block)); buf != nil {
+		copy(buf, block)
+		s = unsafe.String(&buf[0], len(buf))
 	} else {
 		s = string(block)
 	}
@@ -342,6 +348,40 @@ func (c *Conn) onHead(h *half, block []byte, ends []int32, ts time.Time) {
 		c.onResponse(h, start, rest, fl, ts)
 	}
 	h.bodyHint = nil
+	if c.p.mem != nil {
+		c.p.mem.taintPending() // a path that gave the block to no Call
+	}
+}
+
+// blockBytes returns n bytes of the arena for a header block, pending
+// until the Call that takes the block's strings holds them (holdBlock);
+// nil without an arena or when the piece must come from the heap.
+func (c *Conn) blockBytes(n int) []byte {
+	if c.p.mem == nil {
+		return nil
+	}
+	return c.p.mem.alloc(n)
+}
+
+// holdBlock makes call the holder of the block onHead allocated; it
+// returns the chunk call holds (nil: heap memory, or a chunk never reused).
+func (c *Conn) holdBlock(call *model.Call) *memChunk {
+	if c.p.mem == nil {
+		return nil
+	}
+	return c.p.mem.holdPending(call)
+}
+
+// bytesFor returns an empty slice with room for n bytes held by call: from
+// the arena when there is one, else the heap.
+func (c *Conn) bytesFor(call *model.Call, n int) []byte {
+	if c.p.mem != nil && call != nil {
+		if b := c.p.mem.alloc(n); b != nil {
+			c.p.mem.holdPending(call)
+			return b[:0]
+		}
+	}
+	return make([]byte, 0, n)
 }
 
 // prescan makes one pass over the field lines of a block parsed in place
@@ -492,7 +532,8 @@ type reqSection struct {
 	hdrs   []model.Header
 	mi     msgInfo // auth empty when it pointed into the caller's bytes
 	ok     bool
-	misses uint32 // requests since the last hit
+	misses uint32    // requests since the last hit
+	mem    *memChunk // arena chunk hdrs and mi point into, held (nil: none)
 }
 
 // reuseFields gives dst (or a new slice) the shape parseFields would for a
@@ -524,6 +565,7 @@ func (c *Conn) onRequest(h *half, start, rest string, fl fieldLines, rx *reqExtr
 		room = int(c.respFields)
 	}
 	call, spare := c.newCall(fieldRoom(fl.n) + room)
+	blockCh := c.holdBlock(call)
 	call.TS = h.msgTS
 	call.EndTS = ts
 	call.Method = method
@@ -543,11 +585,14 @@ func (c *Conn) onRequest(h *half, start, rest string, fl fieldLines, rx *reqExtr
 			mi.auth = rx.auth
 		}
 		hdrs = reuseFields(c.reqSec.hdrs, fl.n, spare)
+		if c.p.mem != nil {
+			c.p.mem.holdAlso(call, c.reqSec.mem)
+		}
 	} else {
 		mi.auth = rx.auth // addField keeps the first Authorization value
 		hdrs = c.parseFields(rest, fl, spare, &mi, true, &call.Flags)
 		if rx.raw != nil {
-			c.saveSection(rx, hdrs, &mi, call.Flags&model.FlagBadHeader == 0)
+			c.saveSection(rx, hdrs, &mi, call.Flags&model.FlagBadHeader == 0, blockCh)
 		}
 	}
 	if hdrs != nil && cap(spare) >= fieldRoom(fl.n) {
@@ -609,7 +654,10 @@ func (c *Conn) onRequest(h *half, start, rest string, fl fieldLines, rx *reqExtr
 // Content-Length varies) keeps hitting on the GET, and one sending a unique
 // field every time (a request id) stops paying for a copy that never hits
 // (saveSection was 7% of BenchmarkParseVarying when done at every miss).
-func (c *Conn) saveSection(rx *reqExtra, hdrs model.Headers, mi *msgInfo, clean bool) {
+//
+// ch is the arena chunk the fields point into (nil: heap memory, or a
+// chunk never reused); the entry holds it as long as it keeps the fields.
+func (c *Conn) saveSection(rx *reqExtra, hdrs model.Headers, mi *msgInfo, clean bool, ch *memChunk) {
 	e := &c.reqSec
 	e.misses++
 	if e.ok && (e.misses < 2 || e.misses&(e.misses-1) != 0) {
@@ -629,6 +677,18 @@ func (c *Conn) saveSection(rx *reqExtra, hdrs model.Headers, mi *msgInfo, clean 
 		e.mi.auth = ""
 	}
 	e.ok = true
+	e.hold(ch)
+}
+
+// hold makes the entry a holder of ch in place of the chunk it held.
+func (e *reqSection) hold(ch *memChunk) {
+	if ch != nil {
+		ch.refs.Add(1)
+	}
+	if e.mem != nil {
+		e.mem.refs.Add(-1)
+	}
+	e.mem = ch
 }
 
 // badLength counts a Content-Length that is malformed or, in several
@@ -650,7 +710,7 @@ func (c *Conn) startCL(h *half, n int64) {
 		if int64(cap(h.bodyHint)) == n {
 			h.body.Data = h.bodyHint
 		} else {
-			h.body.Data = make([]byte, 0, n)
+			h.body.Data = c.bytesFor(h.call, int(n))
 		}
 	}
 	h.bodyHint = nil
@@ -747,6 +807,9 @@ func (c *Conn) onResponse(h *half, start, rest string, fl fieldLines, ts time.Ti
 		// The fields are parsed for their error counts only.
 		scratch := c.parseFields(rest, fl, c.p.scratch, &mi, false, &flags)
 		clear(scratch) // drop references to the block
+		if c.p.mem != nil {
+			c.p.mem.dropPending() // nothing keeps the block
+		}
 		c.p.st.interim.Add(1)
 		if waiting != nil && !h.resynced && len(waiting.call.Interim) < 16 {
 			waiting.call.Interim = append(waiting.call.Interim, code)
@@ -777,6 +840,7 @@ func (c *Conn) onResponse(h *half, start, rest string, fl fieldLines, ts time.Ti
 		call.TS = h.msgTS
 		c.q = append(c.q, txn{call: call, reqDone: true})
 	}
+	c.holdBlock(call)
 	hdrs := c.parseFields(rest, fl, spare, &mi, false, &flags)
 	c.respFields = uint8(min(len(hdrs), 63))
 	call.Flags |= flags

@@ -99,6 +99,7 @@ type Parser struct {
 	macSum   []byte
 	bodyPool sync.Pool // *[]byte with cap MaxBody, for bodies of unknown length
 	slab     callSlab  // Calls handed back by Recycle, for reuse
+	mem      *arena    // block and body memory; nil unless cfg.RecycleStrings
 
 	apiKeyLens    uint64 // bit n set: some API-key header name has length n
 	noAuthCut     bool   // Authorization is an API-key header: prescan cuts nothing
@@ -174,6 +175,9 @@ func New(cfg Config, sink Sink) (*Parser, error) {
 	}
 	max := cfg.MaxBody
 	p.bodyPool.New = func() any { b := make([]byte, 0, max); return &b }
+	if cfg.RecycleStrings {
+		p.mem = newArena()
+	}
 	return p, nil
 }
 

@@ -1,7 +1,9 @@
 package parser
 
 import (
+	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -115,5 +117,51 @@ func TestSectionReuse(t *testing.T) {
 		if st != refSt {
 			t.Fatalf("%q: stats %+v, want %+v", sec, st, refSt)
 		}
+	}
+}
+
+// TestRecycleStrings: with RecycleStrings the Calls equal those of a parser
+// that keeps every string (runAll compares a recycling parser on tiny,
+// scribbled chunks), also when a pipelined request holds fields of a
+// section the cache has since replaced; and a keep-alive exchange gives
+// every block to a Call (no chunk tainted), so the arena stays small.
+func TestRecycleStrings(t *testing.T) {
+	// The first block nearly fills a 256-byte chunk: the second request's
+	// own block lands in another, so only its hold keeps the first alive.
+	secA := "Host: a.example\r\nUser-Agent: ua/1\r\nAccept: */*\r\nX-Pad: " + strings.Repeat("p", 160) + "\r\n"
+	resp := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	evs := []ev{c2s("GET /1 HTTP/1.1\r\n" + secA + "\r\n"), s2c(resp),
+		c2s("GET /2 HTTP/1.1\r\n" + secA + "\r\n")} // reuses secA's fields, waits
+	for i := range 6 { // misses that replace the cached section
+		evs = append(evs, c2s(fmt.Sprintf("GET /m%d HTTP/1.1\r\nHost: b.example\r\nX-N: %d\r\n\r\n", i, i)))
+	}
+	for range 7 {
+		evs = append(evs, s2c(resp))
+	}
+	calls, _ := runAll(t, testConfig(), defMeta(), evs)
+	wantN(t, calls, 8)
+	want(t, "reused field", calls[1].ReqHeaders.Get("User-Agent"), "ua/1")
+
+	chunked := "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+	p, s := newTestParser(t, testConfig())
+	p.cfg.RecycleStrings = true
+	p.mem = newArena()
+	p.mem.chunkSize, p.mem.maxAlloc = 4096, 1024
+	r := &recycler{c: s, p: p}
+	p.sink = r
+	c := p.NewConn(defMeta())
+	for i := range 2000 {
+		c.Data(model.ClientToServer, []byte("GET /x/"+strconv.Itoa(i)+" HTTP/1.1\r\n"+secA+"\r\n"), t0)
+		if i%2 == 0 {
+			c.Data(model.ServerToClient, []byte(resp), t0)
+		} else {
+			c.Data(model.ServerToClient, []byte(chunked), t0)
+		}
+	}
+	c.Close(t0)
+	wantN(t, s.calls, 2000)
+	want(t, "last body", string(s.calls[1999].RespBody.Data), "hello")
+	if p.mem.taints != 0 || len(p.mem.chunks) > 3 {
+		t.Fatalf("%d chunks tainted, %d in the arena: blocks went to no Call", p.mem.taints, len(p.mem.chunks))
 	}
 }

@@ -11,7 +11,8 @@ import (
 // reuse their memory (a Call with its header fields is 0.7-2.7 KB, the
 // biggest allocation per transaction). After Recycle nothing may read the
 // Calls: not their header slices either. Strings and body bytes a Call
-// pointed to are not reused and stay valid. Safe to call from any
+// pointed to stay valid, unless the parser runs with
+// Config.RecycleStrings: then their memory is reused too. Safe to call from any
 // goroutine, also while the parser runs. A Call made by any Parser may be
 // handed to any other; Calls not made by a parser (Slab 0) are ignored.
 //
@@ -79,8 +80,9 @@ func (s *callSlab) alloc(slots int) (*model.Call, []model.Header) {
 	return new(model.Call), nil
 }
 
-// slabbed is a callHdrN: a Call (first field, so a *model.Call from the
-// class is a pointer to the whole) and its header array.
+// slabbed is a callHdrN: a slabHead (whose Call is the first field, so a
+// *model.Call from the class is a pointer to the whole) and its header
+// array.
 type slabbed[T any] interface {
 	*T
 	parts() (*model.Call, []model.Header)
@@ -126,6 +128,7 @@ func (s *callSlab) take(class uint8) *model.Call {
 func (s *callSlab) recycle(calls []*model.Call) {
 	for _, c := range calls {
 		if k := c.Slab; k != 0 && k&slabFree == 0 && int(k) <= len(slabClasses) {
+			release(c)
 			slabClasses[k-1].zero(c)
 			c.Slab = k | slabFree
 		}
@@ -146,55 +149,56 @@ func (s *callSlab) recycle(calls []*model.Call) {
 // one allocation instead of three (Call, ReqHeaders, RespHeaders). With the
 // body sharing the response block's allocation (onHead) this took
 // BenchmarkParseRequestResponse from 6 to 3 allocs/op. The array lengths fill the
-// allocator's size classes (Call is 648 bytes, a Header 32): 768, 896, 1024,
-// 1152, 1280, 1408, 1536, 1792, 2048, 2304 and 2688 bytes. A slot costs
+// allocator's size classes (slabHead is 672 bytes: a 648-byte Call and three
+// chunk references; a Header is 32): 768, 896, 1024, 1152, 1280, 1408, 1536,
+// 1792, 2048, 2304 and 2688 bytes, exactly (TestSlabSizes). A slot costs
 // GC work for the Call's whole life, so the classes are all used: a typical
 // API pair (4-7 request and 6 response fields) fits 1024 bytes, not 1152
 // (BenchmarkParseRequestResponse 2112 -> 1984 B/op).
 type (
 	callHdr3 struct {
-		call model.Call
-		hdr  [3]model.Header
+		slabHead
+		hdr [3]model.Header
 	}
 	callHdr7 struct {
-		call model.Call
-		hdr  [7]model.Header
+		slabHead
+		hdr [7]model.Header
 	}
 	callHdr11 struct {
-		call model.Call
-		hdr  [11]model.Header
+		slabHead
+		hdr [11]model.Header
 	}
 	callHdr15 struct {
-		call model.Call
-		hdr  [15]model.Header
+		slabHead
+		hdr [15]model.Header
 	}
 	callHdr19 struct {
-		call model.Call
-		hdr  [19]model.Header
+		slabHead
+		hdr [19]model.Header
 	}
 	callHdr23 struct {
-		call model.Call
-		hdr  [23]model.Header
+		slabHead
+		hdr [23]model.Header
 	}
 	callHdr27 struct {
-		call model.Call
-		hdr  [27]model.Header
+		slabHead
+		hdr [27]model.Header
 	}
 	callHdr35 struct {
-		call model.Call
-		hdr  [35]model.Header
+		slabHead
+		hdr [35]model.Header
 	}
 	callHdr43 struct {
-		call model.Call
-		hdr  [43]model.Header
+		slabHead
+		hdr [43]model.Header
 	}
 	callHdr51 struct {
-		call model.Call
-		hdr  [51]model.Header
+		slabHead
+		hdr [51]model.Header
 	}
 	callHdr63 struct {
-		call model.Call
-		hdr  [63]model.Header
+		slabHead
+		hdr [63]model.Header
 	}
 )
 

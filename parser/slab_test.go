@@ -24,7 +24,7 @@ func TestRecycle(t *testing.T) {
 	if got := len(p.slab.back[2]); got != 1 {
 		t.Fatalf("free list holds %d entries, want 1", got)
 	}
-	hdr := unsafe.Slice((*model.Header)(unsafe.Add(unsafe.Pointer(c), unsafe.Sizeof(model.Call{}))), 11)
+	hdr := unsafe.Slice((*model.Header)(unsafe.Add(unsafe.Pointer(c), unsafe.Sizeof(slabHead{}))), 11)
 	if c.Method != "" || c.ReqBody.Data != nil || c.ReqHeaders != nil || hdr[10] != (model.Header{}) {
 		t.Fatalf("recycled Call not cleared: %+v, last slot %+v", c, hdr[10])
 	}
@@ -41,5 +41,22 @@ func TestRecycle(t *testing.T) {
 	p.Recycle(&plain, c2.Clone())
 	if plain.Method != "GET" || len(p.slab.back[2]) != 0 {
 		t.Fatal("a Call not made by a parser was taken")
+	}
+}
+
+// Each slab class fills its allocator size class exactly: a field more in
+// model.Call or slabHead would push every Call into the next class.
+func TestSlabSizes(t *testing.T) {
+	got := []uintptr{
+		unsafe.Sizeof(callHdr3{}), unsafe.Sizeof(callHdr7{}), unsafe.Sizeof(callHdr11{}),
+		unsafe.Sizeof(callHdr15{}), unsafe.Sizeof(callHdr19{}), unsafe.Sizeof(callHdr23{}),
+		unsafe.Sizeof(callHdr27{}), unsafe.Sizeof(callHdr35{}), unsafe.Sizeof(callHdr43{}),
+		unsafe.Sizeof(callHdr51{}), unsafe.Sizeof(callHdr63{}),
+	}
+	want := []uintptr{768, 896, 1024, 1152, 1280, 1408, 1536, 1792, 2048, 2304, 2688}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("class %d (%d slots): %d bytes, want %d", i+1, slabClasses[i].slots, got[i], want[i])
+		}
 	}
 }

@@ -24,8 +24,8 @@ import (
 // Sink receives the run's output: calls as they are produced, the rest once
 // at the end. Declared here, implemented by storage. A Call is valid only
 // during WriteCall (and WriteEncoded): the sensor then hands its memory
-// back to the parser, so a sink that keeps calls keeps model.Call.Clone
-// copies.
+// back to the parser (with its strings and body bytes when discovery is
+// off), so a sink that keeps calls keeps model.Call.Clone copies.
 type Sink interface {
 	WriteCall(c *model.Call) error
 	Finish(endpoints []model.Endpoint, findings []model.Finding, openapi []byte) error
@@ -299,7 +299,11 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 		w := &worker{tick: s.cfg.TickEvery, enc: enc}
 		var f reassembly.StreamFactory = nullFactory{}
 		if s.cfg.StopAfter != StageReassemble {
-			p, err := parser.New(s.cfg.Parser, w)
+			pcfg := s.cfg.Parser
+			// Without discovery nothing keeps a Call's strings past the
+			// sink, so their memory is reused too (parser.Config).
+			pcfg.RecycleStrings = inv == nil
+			p, err := parser.New(pcfg, w)
 			if err != nil {
 				return Summary{}, err
 			}

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/apisensor/apisensor/internal/gen"
+	"github.com/apisensor/apisensor/internal/testcorpus"
 	"github.com/apisensor/apisensor/model"
 	"github.com/apisensor/apisensor/sensor"
 	"github.com/apisensor/apisensor/storage"
@@ -204,4 +206,59 @@ func runWith(t testing.TB, cfg sensor.Config, sink sensor.Sink) sensor.Summary {
 		t.Fatalf("run %v: %v", cfg.Files, err)
 	}
 	return sum
+}
+
+// Without discovery the parser recycles the memory of the calls' strings
+// and bodies too (parser.Config.RecycleStrings): calls.jsonl must be the
+// full pipeline's but for the template, which only discovery fills in,
+// with one worker inline, batched, and with two and three workers (the
+// output goroutine then writes while the workers parse into reused chunks).
+func TestCallsOnlyMatchesFull(t *testing.T) {
+	t.Run("api", func(t *testing.T) {
+		gc := gen.DefaultAPIConfig()
+		gc.Packets = 30_000
+		gc.Seed = 7
+		path, _ := writeAPICapture(t, t.TempDir(), gc)
+		callsOnlyMatchesFull(t, path)
+	})
+	t.Run("corpus", func(t *testing.T) {
+		pcaps, _ := filepath.Glob(filepath.Join(testcorpus.Suricata(t), "*", "*.pcap"))
+		for _, p := range pcaps {
+			callsOnlyMatchesFull(t, p)
+		}
+	})
+}
+
+var templateField = regexp.MustCompile(`"template":"[^"]*"`)
+
+func callsOnlyMatchesFull(t *testing.T, path string) {
+	cfg := testConfig()
+	cfg.Files = []string{path}
+	want := templateField.ReplaceAll(runCalls(t, cfg), []byte(`"template":""`))
+	for _, r := range []struct {
+		workers int
+		inline  sensor.InlineMode
+	}{{1, sensor.InlineAlways}, {1, sensor.InlineNever}, {2, 0}, {3, 0}} {
+		cfg.Workers, cfg.Inline, cfg.StopAfter = r.workers, r.inline, sensor.StageParse
+		if got := runCalls(t, cfg); !bytes.Equal(got, want) {
+			t.Fatalf("%s, %d workers (inline %d): calls.jsonl without discovery differs:\n%s",
+				filepath.Base(path), r.workers, r.inline, lineDiff(string(want), string(got)))
+		}
+	}
+}
+
+// runCalls runs cfg into a temporary --out dir and returns calls.jsonl.
+func runCalls(t testing.TB, cfg sensor.Config) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	sink, err := storage.NewFiles(storage.FilesConfig{Dir: dir, BufferSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runWith(t, cfg, sink)
+	b, err := os.ReadFile(filepath.Join(dir, storage.CallsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
