@@ -28,6 +28,14 @@ func (c *Conn) bodyWrite(h *half, p []byte) {
 		return
 	}
 	max := c.p.cfg.MaxBody
+	if c.p.cfg.SkipBodies {
+		// keep would have run out of room exactly when the body, no gap
+		// in it so far (noStore), outgrows MaxBody.
+		if b.Bytes > int64(max) {
+			c.truncated(h)
+		}
+		return
+	}
 	if cap(b.Data) > 0 {
 		// Exact-size buffer from a known Content-Length (cap <= MaxBody:
 		// startCL and the prescan hint allocate only then).
@@ -50,17 +58,22 @@ func (c *Conn) keep(h *half, dst *[]byte, p []byte, room int) {
 		if room > 0 {
 			*dst = append(*dst, p[:room]...)
 		}
-		h.body.Truncated = true
-		if h.call != nil {
-			if h.isReq {
-				h.call.Flags |= model.FlagReqBodyTruncated
-			} else {
-				h.call.Flags |= model.FlagRespBodyTruncated
-			}
-		}
+		c.truncated(h)
 		return
 	}
 	*dst = append(*dst, p...)
+}
+
+// truncated marks the body on h as cut at MaxBody.
+func (c *Conn) truncated(h *half) {
+	h.body.Truncated = true
+	if h.call != nil {
+		if h.isReq {
+			h.call.Flags |= model.FlagReqBodyTruncated
+		} else {
+			h.call.Flags |= model.FlagRespBodyTruncated
+		}
+	}
 }
 
 // finalizeBody moves a pooled body into a right-sized slice the Call owns.

@@ -45,6 +45,11 @@ type Config struct {
 	// encodes or forwards calls (the sensor without discovery); one that
 	// keeps strings, as discovery does in its maps, must leave it off.
 	RecycleStrings bool
+	// SkipBodies counts bodies (Body.Bytes) without keeping any byte: Data
+	// stays nil, and the truncation flags are set as if MaxBody bytes had
+	// been kept. For a consumer that never reads Body.Data (the sensor
+	// without discovery writes only byte counts).
+	SkipBodies bool
 }
 
 // DefaultConfig returns the documented defaults. HMACKey is left empty: the

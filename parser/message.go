@@ -405,7 +405,7 @@ func (c *Conn) prescan(h *half, block []byte, ends []int32) (hint, cs, ce, vs, v
 	if ends == nil {
 		return
 	}
-	wantHint := max > 0
+	wantHint := max > 0 && !c.p.cfg.SkipBodies
 	wantAuth := h.isReq && !c.p.noAuthCut && !c.p.plain
 	if wantHint {
 		if h.isReq {
@@ -705,7 +705,7 @@ func (c *Conn) badLength(call *model.Call, mi *msgInfo) {
 func (c *Conn) startCL(h *half, n int64) {
 	h.st = stBodyCL
 	h.rem = n
-	if n <= int64(c.p.cfg.MaxBody) && h.body != nil {
+	if n <= int64(c.p.cfg.MaxBody) && h.body != nil && !c.p.cfg.SkipBodies {
 		// Known and small: allocate exactly once, owned by the Call.
 		if int64(cap(h.bodyHint)) == n {
 			h.body.Data = h.bodyHint

@@ -165,3 +165,52 @@ func TestRecycleStrings(t *testing.T) {
 		t.Fatalf("%d chunks tainted, %d in the arena: blocks went to no Call", p.mem.taints, len(p.mem.chunks))
 	}
 }
+
+// TestSkipBodies: a parser that keeps no body bytes gives the Calls of one
+// that does but for Data (nil) and Truncated: the same byte counts and the
+// same truncation flags, at MaxBody 8 so that some bodies outgrow it.
+func TestSkipBodies(t *testing.T) {
+	scripts := [][]ev{
+		{c2s("POST /a HTTP/1.1\r\nContent-Length: 8\r\n\r\n12345678"), s2c("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n123456789")},
+		{c2s("POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n4\r\nabcd\r\n0\r\n\r\n"),
+			s2c("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")},
+		{c2s("GET /a HTTP/1.1\r\n\r\n"), s2c("HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n0123"), gap(model.ServerToClient, 6), s2c("0123456789")},
+		{c2s("GET /a HTTP/1.1\r\n\r\n"), s2c("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n01"), gap(model.ServerToClient, 2), s2c("01")},
+		{c2s("GET /a HTTP/1.1\r\n\r\n"), s2c("HTTP/1.0 200 OK\r\n\r\nclose-delimited body"), {close: true}},
+		{c2s("POST /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /b HTTP/1.1\r\n\r\n"),
+			s2c("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nhello world!")},
+	}
+	cfg := testConfig()
+	cfg.MaxBody = 8
+	skip := cfg
+	skip.SkipBodies = true
+	for i, evs := range scripts {
+		want, wantSt := run(t, cfg, defMeta(), evs, whole)
+		got, st := runMode(t, skip, defMeta(), evs, randomSplit(int64(i)), true)
+		flagged := 0
+		for _, c := range got {
+			if c.ReqBody.Data != nil || c.RespBody.Data != nil {
+				t.Fatalf("script %d: body bytes kept: %q %q", i, c.ReqBody.Data, c.RespBody.Data)
+			}
+			if c.Flags&(model.FlagReqBodyTruncated|model.FlagRespBodyTruncated) != 0 {
+				flagged++
+			}
+		}
+		for _, c := range want {
+			c.ReqBody.Data, c.RespBody.Data = nil, nil
+			c.ReqBody.Truncated, c.RespBody.Truncated = false, false
+		}
+		for _, c := range got {
+			c.ReqBody.Truncated, c.RespBody.Truncated = false, false
+		}
+		if d := diffCalls(want, got); d != "" {
+			t.Fatalf("script %d: skipping bodies changes the calls: %s", i, d)
+		}
+		if st != wantSt {
+			t.Fatalf("script %d: stats %+v, want %+v", i, st, wantSt)
+		}
+		if i == 0 && flagged != 1 {
+			t.Fatalf("script 0: %d calls flagged truncated, want the response's", flagged)
+		}
+	}
+}

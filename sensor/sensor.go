@@ -25,7 +25,9 @@ import (
 // at the end. Declared here, implemented by storage. A Call is valid only
 // during WriteCall (and WriteEncoded): the sensor then hands its memory
 // back to the parser (with its strings and body bytes when discovery is
-// off), so a sink that keeps calls keeps model.Call.Clone copies.
+// off), so a sink that keeps calls keeps model.Call.Clone copies. Without
+// discovery the calls carry no body bytes (Body.Data is nil; the counts
+// and flags are the same).
 type Sink interface {
 	WriteCall(c *model.Call) error
 	Finish(endpoints []model.Endpoint, findings []model.Finding, openapi []byte) error
@@ -301,8 +303,10 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 		if s.cfg.StopAfter != StageReassemble {
 			pcfg := s.cfg.Parser
 			// Without discovery nothing keeps a Call's strings past the
-			// sink, so their memory is reused too (parser.Config).
+			// sink, so their memory is reused too, and nothing reads a
+			// body (parser.Config).
 			pcfg.RecycleStrings = inv == nil
+			pcfg.SkipBodies = inv == nil
 			p, err := parser.New(pcfg, w)
 			if err != nil {
 				return Summary{}, err
