@@ -640,3 +640,51 @@ func TestTotalCapCloseLeavesTombstone(t *testing.T) {
 		t.Fatalf("late retransmit after a cap close: %d streams (want %d), stats %+v", len(f.streams), n, a.Stats())
 	}
 }
+
+// Flows that share a recent-connection slot (the same port pair from
+// other clients, in other tunnels, or ports that hash alike) interleave
+// packet by packet, and a flow closed in the slot is not found there
+// again: each stream gets exactly its own bytes.
+func TestRecentSlotSharedByFlows(t *testing.T) {
+	a, f := newTest(t, nil)
+	port := uint16(40001) // another client port whose pair shares the slot
+	for recentSlot(port, 80) != recentSlot(cliAddr.Port(), 80) {
+		port++
+	}
+	clients := []netip.AddrPort{
+		cliAddr,
+		netip.MustParseAddrPort("10.0.0.9:40000"), // same ports, other client
+		netip.AddrPortFrom(cliAddr.Addr(), port),
+		netip.MustParseAddrPort("[fd00::1]:40000"), // IPv6, same ports
+	}
+	var convs []*conv
+	for _, cli := range clients {
+		c := newConv(t, a)
+		c.cli = cli
+		if cli.Addr().Is6() {
+			c.srv = netip.MustParseAddrPort("[fd00::2]:80")
+		}
+		c.handshake()
+		convs = append(convs, c)
+	}
+	for i := range 3 {
+		for k, c := range convs {
+			c.c2s(uint32(i*2), 0, fA|fP, string(rune('a'+k))+"x")
+		}
+	}
+	convs[1].c2s(6, 0, fA|fR, "") // closes flow 1; its slot must forget it
+	convs[1].ciss = 9000          // a new flow on the same 4-tuple
+	convs[1].handshake()
+	convs[1].c2s(0, 0, fA|fP, "new")
+	if len(f.streams) != 5 {
+		t.Fatalf("%d streams, want 5", len(f.streams))
+	}
+	for k, s := range f.streams[:4] {
+		if want := strings.Repeat(string(rune('a'+k))+"x", 3); s.text(c2s) != want {
+			t.Errorf("stream %d (%v): %q, want %q", k, s.meta.Client, s.text(c2s), want)
+		}
+	}
+	if got := f.streams[4].text(c2s); got != "new" {
+		t.Errorf("flow after the reset: %q", got)
+	}
+}
