@@ -55,6 +55,21 @@ func BenchmarkParseRequestResponseRecycled(b *testing.B) {
 	runPairs(b, p.NewConn(model.ConnMeta{Client: cliAddr, Server: srvAddr}), [][]byte{benchReq}, benchResp)
 }
 
+// BenchmarkParseRequestResponseArena is the Recycled one with
+// RecycleStrings and SkipBodies, as the sensor runs without discovery:
+// the strings' memory comes back too, so a pair allocates nothing.
+func BenchmarkParseRequestResponseArena(b *testing.B) {
+	r := &recycleAll{}
+	cfg := testConfig()
+	cfg.RecycleStrings, cfg.SkipBodies = true, true
+	p, err := New(cfg, r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r.p = p
+	runPairs(b, p.NewConn(model.ConnMeta{Client: cliAddr, Server: srvAddr}), [][]byte{benchReq}, benchResp)
+}
+
 type recycleAll struct{ p *Parser }
 
 func (r *recycleAll) Call(c *model.Call) { r.p.Recycle(c) }

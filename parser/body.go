@@ -426,7 +426,6 @@ func (c *Conn) Close(ts time.Time) {
 	c.h[0].st, c.h[1].st = stDead, stDead
 	c.h[0].buf, c.h[1].buf = nil, nil
 	c.q = nil
-	c.reqSec.hold(nil)
 	c.reqSec = reqSection{}
 }
 

@@ -85,6 +85,12 @@
 // connection's last response had; see callSlab.alloc), so a request/response
 // pair with a small body costs three allocations.
 //
+// With Config.RecycleStrings those strings and bodies are carved from
+// per-Parser 64 KiB chunks instead (arena.go), reused once every Call
+// holding a piece of a chunk has been Recycled: a calls-only run then
+// allocates nothing per transaction. Config.SkipBodies keeps no body byte
+// at all, only the counts.
+//
 // Each Conn also keeps a copy of its last request's field section (at most
 // 4 KiB) and its fields (reqSection): a request repeating it byte for byte,
 // as keep-alive clients do, gets copies of those fields, whose strings are

@@ -523,8 +523,7 @@ const maxReqSec = 4 << 10
 // byte-identical section parses to the same fields, the same msgInfo and no
 // error, so the next request copies them instead of parsing and keeping the
 // bytes again (its string then holds the request line only). The strings
-// point into the kept string of the request that first sent them, which
-// this keeps alive for as long as the Conn holds the entry. Measured:
+// point into a copy of the section the entry owns (saveSection). Measured:
 // BenchmarkParseRequestResponse 1952 -> 1664 B/op, and parseFields (~20% of
 // its profile) skipped; a miss costs a copy of the section (ParseVarying).
 type reqSection struct {
@@ -532,8 +531,7 @@ type reqSection struct {
 	hdrs   []model.Header
 	mi     msgInfo // auth empty when it pointed into the caller's bytes
 	ok     bool
-	misses uint32    // requests since the last hit
-	mem    *memChunk // arena chunk hdrs and mi point into, held (nil: none)
+	misses uint32 // requests since the last hit
 }
 
 // reuseFields gives dst (or a new slice) the shape parseFields would for a
@@ -565,7 +563,7 @@ func (c *Conn) onRequest(h *half, start, rest string, fl fieldLines, rx *reqExtr
 		room = int(c.respFields)
 	}
 	call, spare := c.newCall(fieldRoom(fl.n) + room)
-	blockCh := c.holdBlock(call)
+	c.holdBlock(call)
 	call.TS = h.msgTS
 	call.EndTS = ts
 	call.Method = method
@@ -585,14 +583,11 @@ func (c *Conn) onRequest(h *half, start, rest string, fl fieldLines, rx *reqExtr
 			mi.auth = rx.auth
 		}
 		hdrs = reuseFields(c.reqSec.hdrs, fl.n, spare)
-		if c.p.mem != nil {
-			c.p.mem.holdAlso(call, c.reqSec.mem)
-		}
 	} else {
 		mi.auth = rx.auth // addField keeps the first Authorization value
 		hdrs = c.parseFields(rest, fl, spare, &mi, true, &call.Flags)
 		if rx.raw != nil {
-			c.saveSection(rx, hdrs, &mi, call.Flags&model.FlagBadHeader == 0, blockCh)
+			c.saveSection(rx, rest, fl.n, call.Flags&model.FlagBadHeader == 0)
 		}
 	}
 	if hdrs != nil && cap(spare) >= fieldRoom(fl.n) {
@@ -655,9 +650,13 @@ func (c *Conn) onRequest(h *half, start, rest string, fl fieldLines, rx *reqExtr
 // field every time (a request id) stops paying for a copy that never hits
 // (saveSection was 7% of BenchmarkParseVarying when done at every miss).
 //
-// ch is the arena chunk the fields point into (nil: heap memory, or a
-// chunk never reused); the entry holds it as long as it keeps the fields.
-func (c *Conn) saveSection(rx *reqExtra, hdrs model.Headers, mi *msgInfo, clean bool, ch *memChunk) {
+// rest is the request's kept field section, n its line count. The entry's
+// fields point into a copy of it the entry owns, never into the request's
+// block: with Config.RecycleStrings that block's memory is reused once its
+// Call is recycled, while Calls that reuse the fields live on. They are
+// parsed again from the copy (a clean section counts no error), once per
+// save: a copy and a parse per connection and per change of section.
+func (c *Conn) saveSection(rx *reqExtra, rest string, n int, clean bool) {
 	e := &c.reqSec
 	e.misses++
 	if e.ok && (e.misses < 2 || e.misses&(e.misses-1) != 0) {
@@ -667,28 +666,15 @@ func (c *Conn) saveSection(rx *reqExtra, hdrs model.Headers, mi *msgInfo, clean 
 		return // the entry held stays right for its own bytes
 	}
 	e.raw = append(e.raw[:0], rx.raw...)
-	n := len(e.hdrs)
-	e.hdrs = append(e.hdrs[:0], hdrs...)
-	if n > len(e.hdrs) {
-		clear(e.hdrs[len(e.hdrs):n]) // drop references to older strings
-	}
-	e.mi = *mi
+	clear(e.hdrs) // drop references to older strings
+	var mi msgInfo
+	var flags model.CallFlags
+	e.hdrs = c.parseFields(strings.Clone(rest), fieldLines{n: n}, e.hdrs[:0], &mi, true, &flags)
+	e.mi = mi
 	if rx.auth != "" {
-		e.mi.auth = ""
+		e.mi.auth = "" // the credential was cut from rest: the caller's is used
 	}
 	e.ok = true
-	e.hold(ch)
-}
-
-// hold makes the entry a holder of ch in place of the chunk it held.
-func (e *reqSection) hold(ch *memChunk) {
-	if ch != nil {
-		ch.refs.Add(1)
-	}
-	if e.mem != nil {
-		e.mem.refs.Add(-1)
-	}
-	e.mem = ch
 }
 
 // badLength counts a Content-Length that is malformed or, in several
