@@ -127,7 +127,9 @@ func TestSectionReuse(t *testing.T) {
 // every block to a Call (no chunk tainted), so the arena stays small.
 func TestRecycleStrings(t *testing.T) {
 	// The first block nearly fills a 256-byte chunk: the second request's
-	// own block lands in another, so only its hold keeps the first alive.
+	// own block lands in another, and its reused fields must not depend on
+	// the first (whose Call is recycled at once) nor on the cache entry
+	// the misses replace while it waits.
 	secA := "Host: a.example\r\nUser-Agent: ua/1\r\nAccept: */*\r\nX-Pad: " + strings.Repeat("p", 160) + "\r\n"
 	resp := "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 	evs := []ev{c2s("GET /1 HTTP/1.1\r\n" + secA + "\r\n"), s2c(resp),
