@@ -43,8 +43,7 @@ type arena struct {
 	taints    int // chunks given up because a piece had no holder (tests)
 }
 
-// memChunk is one chunk; refs counts the Calls (and section caches) that
-// hold a piece of it.
+// memChunk is one chunk; refs counts the Calls that hold a piece of it.
 type memChunk struct {
 	buf     []byte
 	off     int
@@ -188,29 +187,26 @@ func hold(call *model.Call, ch *memChunk) bool {
 	return false
 }
 
-// holdPending hands the pending piece to call (or taints its chunk when
-// call cannot hold it) and returns the chunk call holds, nil otherwise.
-func (a *arena) holdPending(call *model.Call) *memChunk {
+// holdPending hands the pending piece to call, or taints its chunk when
+// call cannot hold it.
+func (a *arena) holdPending(call *model.Call) {
 	ch := a.pending
 	if ch == nil {
-		return nil
+		return
 	}
 	if call != nil && hold(call, ch) {
 		a.pending = nil
-		return ch
+		return
 	}
 	a.taintPending()
-	return nil
 }
 
 // release drops the references a Call being recycled holds.
 func release(c *model.Call) {
-	sh := headOf(c)
-	for i, m := range sh.mem {
+	for _, m := range headOf(c).mem { // cleared with the Call by recycle
 		if m == nil {
 			break
 		}
 		m.refs.Add(-1)
-		sh.mem[i] = nil
 	}
 }

@@ -95,7 +95,8 @@
 // 4 KiB) and its fields (reqSection): a request repeating it byte for byte,
 // as keep-alive clients do, gets copies of those fields, whose strings are
 // shared with the earlier Calls (strings are immutable, so every Call still
-// owns what it holds), and its own string holds the request line only.
+// owns what it holds; with RecycleStrings they point into a copy the cache
+// owns instead), and its own string holds the request line only.
 //
 // # Errors
 //

@@ -349,7 +349,9 @@ func (c *Conn) onHead(h *half, block []byte, ends []int32, ts time.Time) {
 	}
 	h.bodyHint = nil
 	if c.p.mem != nil {
-		c.p.mem.taintPending() // a path that gave the block to no Call
+		// Every path above gives the block to a Call or drops it (1xx):
+		// this keeps a future path that forgets safe, not fast.
+		c.p.mem.taintPending()
 	}
 }
 
@@ -363,13 +365,11 @@ func (c *Conn) blockBytes(n int) []byte {
 	return c.p.mem.alloc(n)
 }
 
-// holdBlock makes call the holder of the block onHead allocated; it
-// returns the chunk call holds (nil: heap memory, or a chunk never reused).
-func (c *Conn) holdBlock(call *model.Call) *memChunk {
-	if c.p.mem == nil {
-		return nil
+// holdBlock makes call the holder of the block onHead allocated.
+func (c *Conn) holdBlock(call *model.Call) {
+	if c.p.mem != nil {
+		c.p.mem.holdPending(call)
 	}
-	return c.p.mem.holdPending(call)
 }
 
 // bytesFor returns an empty slice with room for n bytes held by call: from
@@ -523,7 +523,8 @@ const maxReqSec = 4 << 10
 // byte-identical section parses to the same fields, the same msgInfo and no
 // error, so the next request copies them instead of parsing and keeping the
 // bytes again (its string then holds the request line only). The strings
-// point into a copy of the section the entry owns (saveSection). Measured:
+// point into the block of the request that first sent them, or into a copy
+// of it the entry owns (saveSection). Measured:
 // BenchmarkParseRequestResponse 1952 -> 1664 B/op, and parseFields (~20% of
 // its profile) skipped; a miss costs a copy of the section (ParseVarying).
 type reqSection struct {
@@ -587,7 +588,7 @@ func (c *Conn) onRequest(h *half, start, rest string, fl fieldLines, rx *reqExtr
 		mi.auth = rx.auth // addField keeps the first Authorization value
 		hdrs = c.parseFields(rest, fl, spare, &mi, true, &call.Flags)
 		if rx.raw != nil {
-			c.saveSection(rx, rest, fl.n, call.Flags&model.FlagBadHeader == 0)
+			c.saveSection(rx, rest, fl.n, hdrs, &mi, call.Flags&model.FlagBadHeader == 0)
 		}
 	}
 	if hdrs != nil && cap(spare) >= fieldRoom(fl.n) {
@@ -650,13 +651,13 @@ func (c *Conn) onRequest(h *half, start, rest string, fl fieldLines, rx *reqExtr
 // field every time (a request id) stops paying for a copy that never hits
 // (saveSection was 7% of BenchmarkParseVarying when done at every miss).
 //
-// rest is the request's kept field section, n its line count. The entry's
-// fields point into a copy of it the entry owns, never into the request's
-// block: with Config.RecycleStrings that block's memory is reused once its
-// Call is recycled, while Calls that reuse the fields live on. They are
-// parsed again from the copy (a clean section counts no error), once per
-// save: a copy and a parse per connection and per change of section.
-func (c *Conn) saveSection(rx *reqExtra, rest string, n int, clean bool) {
+// rest is the request's kept field section (n lines), hdrs and mi what it
+// parsed to. With Config.RecycleStrings the entry's fields point into a
+// copy of rest the entry owns, parsed again (a clean section counts no
+// error), never into the request's block: that block's memory is reused
+// once its Call is recycled, while Calls that reuse the fields live on.
+// Without, they point into the block, which the GC keeps for them.
+func (c *Conn) saveSection(rx *reqExtra, rest string, n int, hdrs model.Headers, mi *msgInfo, clean bool) {
 	e := &c.reqSec
 	e.misses++
 	if e.ok && (e.misses < 2 || e.misses&(e.misses-1) != 0) {
@@ -667,10 +668,15 @@ func (c *Conn) saveSection(rx *reqExtra, rest string, n int, clean bool) {
 	}
 	e.raw = append(e.raw[:0], rx.raw...)
 	clear(e.hdrs) // drop references to older strings
-	var mi msgInfo
-	var flags model.CallFlags
-	e.hdrs = c.parseFields(strings.Clone(rest), fieldLines{n: n}, e.hdrs[:0], &mi, true, &flags)
-	e.mi = mi
+	if c.p.mem != nil {
+		var own msgInfo
+		var flags model.CallFlags
+		e.hdrs = c.parseFields(strings.Clone(rest), fieldLines{n: n}, e.hdrs[:0], &own, true, &flags)
+		e.mi = own
+	} else {
+		e.hdrs = append(e.hdrs[:0], hdrs...)
+		e.mi = *mi
+	}
 	if rx.auth != "" {
 		e.mi.auth = "" // the credential was cut from rest: the caller's is used
 	}
