@@ -60,8 +60,11 @@ type Config struct {
 	Inline InlineMode
 
 	Reassembly reassembly.Config
-	Parser     parser.Config
-	Discovery  discovery.Config
+	// Parser's RecycleStrings and SkipBodies are set by Run: on exactly
+	// when discovery is off (StopAfter StageParse), as nothing then reads
+	// a Call's strings past the sink or its body bytes at all.
+	Parser    parser.Config
+	Discovery discovery.Config
 
 	StopAfter Stage
 }

@@ -24,10 +24,10 @@ import (
 // Sink receives the run's output: calls as they are produced, the rest once
 // at the end. Declared here, implemented by storage. A Call is valid only
 // during WriteCall (and WriteEncoded): the sensor then hands its memory
-// back to the parser (with its strings and body bytes when discovery is
-// off), so a sink that keeps calls keeps model.Call.Clone copies. Without
-// discovery the calls carry no body bytes (Body.Data is nil; the counts
-// and flags are the same).
+// back to the parser (its strings too when discovery is off), so a sink
+// that keeps calls keeps model.Call.Clone copies. Without discovery the
+// calls carry no body bytes (Body.Data is nil; the counts and flags are
+// the same).
 type Sink interface {
 	WriteCall(c *model.Call) error
 	Finish(endpoints []model.Endpoint, findings []model.Finding, openapi []byte) error

@@ -234,31 +234,48 @@ var templateField = regexp.MustCompile(`"template":"[^"]*"`)
 func callsOnlyMatchesFull(t *testing.T, path string) {
 	cfg := testConfig()
 	cfg.Files = []string{path}
-	want := templateField.ReplaceAll(runCalls(t, cfg), []byte(`"template":""`))
+	calls, sum := runCalls(t, cfg, false)
+	want := templateField.ReplaceAll(calls, []byte(`"template":""`))
 	for _, r := range []struct {
 		workers int
 		inline  sensor.InlineMode
 	}{{1, sensor.InlineAlways}, {1, sensor.InlineNever}, {2, 0}, {3, 0}} {
 		cfg.Workers, cfg.Inline, cfg.StopAfter = r.workers, r.inline, sensor.StageParse
-		if got := runCalls(t, cfg); !bytes.Equal(got, want) {
-			t.Fatalf("%s, %d workers (inline %d): calls.jsonl without discovery differs:\n%s",
-				filepath.Base(path), r.workers, r.inline, lineDiff(string(want), string(got)))
+		// plain: a sink that is no EncodingSink, so the output goroutine
+		// reads each Call (not a line the worker encoded) before it goes
+		// back to the parser that reuses its memory.
+		for _, plain := range []bool{false, true} {
+			got, gotSum := runCalls(t, cfg, plain)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s, %d workers (inline %d, plain sink %v): calls.jsonl without discovery differs:\n%s",
+					filepath.Base(path), r.workers, r.inline, plain, lineDiff(string(want), string(got)))
+			}
+			if gotSum.Parser != sum.Parser {
+				t.Fatalf("%s, %d workers: parser counters without discovery differ:\n%+v\nwant %+v",
+					filepath.Base(path), r.workers, gotSum.Parser, sum.Parser)
+			}
 		}
 	}
 }
 
-// runCalls runs cfg into a temporary --out dir and returns calls.jsonl.
-func runCalls(t testing.TB, cfg sensor.Config) []byte {
+// runCalls runs cfg into a temporary --out dir and returns calls.jsonl and
+// the summary; plain hides that the sink can take lines encoded by the
+// workers.
+func runCalls(t testing.TB, cfg sensor.Config, plain bool) ([]byte, sensor.Summary) {
 	t.Helper()
 	dir := t.TempDir()
-	sink, err := storage.NewFiles(storage.FilesConfig{Dir: dir, BufferSize: 64 << 10})
+	files, err := storage.NewFiles(storage.FilesConfig{Dir: dir, BufferSize: 64 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	runWith(t, cfg, sink)
+	var sink sensor.Sink = files
+	if plain {
+		sink = struct{ sensor.Sink }{files}
+	}
+	sum := runWith(t, cfg, sink)
 	b, err := os.ReadFile(filepath.Join(dir, storage.CallsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return b
+	return b, sum
 }

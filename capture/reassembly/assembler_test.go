@@ -642,26 +642,30 @@ func TestTotalCapCloseLeavesTombstone(t *testing.T) {
 }
 
 // Flows that share a recent-connection slot (the same port pair from
-// other clients, in other tunnels, or ports that hash alike) interleave
-// packet by packet, and a flow closed in the slot is not found there
-// again: each stream gets exactly its own bytes.
+// other clients or in another tunnel, or ports that hash alike) interleave
+// packet by packet, and a flow closed by port reuse is replaced in its
+// slot: each stream gets exactly its own bytes.
 func TestRecentSlotSharedByFlows(t *testing.T) {
 	a, f := newTest(t, nil)
 	port := uint16(40001) // another client port whose pair shares the slot
 	for recentSlot(port, 80) != recentSlot(cliAddr.Port(), 80) {
 		port++
 	}
-	clients := []netip.AddrPort{
-		cliAddr,
-		netip.MustParseAddrPort("10.0.0.9:40000"), // same ports, other client
-		netip.AddrPortFrom(cliAddr.Addr(), port),
-		netip.MustParseAddrPort("[fd00::1]:40000"), // IPv6, same ports
+	flows := []struct {
+		cli    netip.AddrPort
+		tunnel uint64
+	}{
+		{cliAddr, 0},
+		{netip.MustParseAddrPort("10.0.0.9:40000"), 0}, // same ports, other client
+		{netip.AddrPortFrom(cliAddr.Addr(), port), 0},
+		{netip.MustParseAddrPort("[fd00::1]:40000"), 0}, // IPv6, same ports
+		{cliAddr, 7}, // the first flow's 4-tuple in another tunnel
 	}
 	var convs []*conv
-	for _, cli := range clients {
+	for _, fl := range flows {
 		c := newConv(t, a)
-		c.cli = cli
-		if cli.Addr().Is6() {
+		c.cli, c.tunnel = fl.cli, fl.tunnel
+		if fl.cli.Addr().Is6() {
 			c.srv = netip.MustParseAddrPort("[fd00::2]:80")
 		}
 		c.handshake()
@@ -672,19 +676,25 @@ func TestRecentSlotSharedByFlows(t *testing.T) {
 			c.c2s(uint32(i*2), 0, fA|fP, string(rune('a'+k))+"x")
 		}
 	}
-	convs[1].c2s(6, 0, fA|fR, "") // closes flow 1; its slot must forget it
-	convs[1].ciss = 9000          // a new flow on the same 4-tuple
+	// A RST marks flow 1 reset (it closes later, at ResetTimeout); a SYN on
+	// its 4-tuple then counts as port reuse and closes it at once.
+	convs[1].c2s(6, 0, fA|fR, "")
+	convs[1].ciss = 9000
 	convs[1].handshake()
 	convs[1].c2s(0, 0, fA|fP, "new")
-	if len(f.streams) != 5 {
-		t.Fatalf("%d streams, want 5", len(f.streams))
+	if st := a.Stats(); st.PortReuse != 1 || len(f.streams) != len(flows)+1 {
+		t.Fatalf("%d streams, %d port reuses; want %d and 1", len(f.streams), st.PortReuse, len(flows)+1)
 	}
-	for k, s := range f.streams[:4] {
+	k, _ := pkt(convs[1].cli, convs[1].srv, 0, 0, 0, nil, t0).Key()
+	if c := a.conns[k]; c == nil || a.recent[recentSlot(40000, 80)] != c {
+		t.Fatalf("the slot does not hold the new flow of %v", convs[1].cli)
+	}
+	for k, s := range f.streams[:len(flows)] {
 		if want := strings.Repeat(string(rune('a'+k))+"x", 3); s.text(c2s) != want {
 			t.Errorf("stream %d (%v): %q, want %q", k, s.meta.Client, s.text(c2s), want)
 		}
 	}
-	if got := f.streams[4].text(c2s); got != "new" {
-		t.Errorf("flow after the reset: %q", got)
+	if got := f.streams[len(flows)].text(c2s); got != "new" {
+		t.Errorf("flow after the port reuse: %q", got)
 	}
 }

@@ -150,6 +150,7 @@ type conv struct {
 	cli, srv netip.AddrPort
 	ciss     uint32 // client ISN
 	siss     uint32 // server ISN
+	tunnel   uint64 // Decoded.Tunnel of every packet
 	ts       time.Time
 }
 
@@ -173,6 +174,7 @@ func (c *conv) s2c(off, cack uint32, flags uint8, data string) {
 
 func (c *conv) send(d *capture.Decoded) {
 	c.t.Helper()
+	d.Tunnel = c.tunnel
 	c.a.Packet(d)
 	checkInvariants(c.t, c.a)
 }
