@@ -45,13 +45,7 @@ func fuzzRun(t *testing.T, evs []ev, seed int64) {
 // parser that still read a call after emitting it would give other calls
 // than the run without.
 func runBounded(t *testing.T, cfg Config, evs []ev, sp splitter, recycle bool) ([]*model.Call, Stats) {
-	var p *Parser
-	var s *collect
-	if recycle {
-		p, s = newRecycling(t, cfg)
-	} else {
-		p, s = newTestParser(t, cfg)
-	}
+	p, s := newParserMode(t, cfg, recycle)
 	c := p.NewConn(defMeta())
 	for i, e := range evs {
 		ts := t0.Add(timeMs(i))

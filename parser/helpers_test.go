@@ -86,13 +86,7 @@ func run(t testing.TB, cfg Config, meta model.ConnMeta, evs []ev, sp splitter) (
 // a parser with RecycleStrings on tiny, scribbled arena chunks (newRecycling).
 func runMode(t testing.TB, cfg Config, meta model.ConnMeta, evs []ev, sp splitter, recycle bool) ([]*model.Call, Stats) {
 	t.Helper()
-	var p *Parser
-	var s *collect
-	if recycle {
-		p, s = newRecycling(t, cfg)
-	} else {
-		p, s = newTestParser(t, cfg)
-	}
+	p, s := newParserMode(t, cfg, recycle)
 	c := p.NewConn(meta)
 	closed := false
 	for i, e := range evs {
@@ -153,6 +147,14 @@ func runAll(t *testing.T, cfg Config, meta model.ConnMeta, evs []ev) ([]*model.C
 		}
 	}
 	return ref, refSt
+}
+
+// newParserMode is newTestParser, or newRecycling with recycle.
+func newParserMode(t testing.TB, cfg Config, recycle bool) (*Parser, *collect) {
+	if recycle {
+		return newRecycling(t, cfg)
+	}
+	return newTestParser(t, cfg)
 }
 
 // newRecycling makes a Parser with RecycleStrings whose sink keeps a clone
