@@ -22,8 +22,9 @@
 //
 // Determinism: in file mode every worker receives every batch (possibly
 // empty), idle timeouts run at batch boundaries on packet time, and the
-// merge orders calls by (completing packet, request time, src, dst), so the
-// same capture gives byte-identical output, whatever the worker count.
+// merge orders calls by (completing packet, request time, src, dst,
+// tunnel), so the same capture gives byte-identical output, whatever the
+// worker count.
 //
 // Memory: queues are bounded (QueueDepth batches per worker, BatchSize
 // packets a batch); a batch's arena is reused once its worker is done with

@@ -520,7 +520,10 @@ func recycle(pool *sync.Pool, w *work) {
 }
 
 func compareTagged(a, b tagged) int {
-	// Not cmp.Or: it would evaluate all four for every pair of the sort.
+	// Not cmp.Or: it would evaluate all five for every pair of the sort.
+	// The tunnel last: the same addresses in two tunnels are two flows,
+	// possibly on two workers, whose calls closed by a timeout or the
+	// final flush tie on the rest.
 	if c := cmp.Compare(a.idx, b.idx); c != 0 {
 		return c
 	}
@@ -530,7 +533,10 @@ func compareTagged(a, b tagged) int {
 	if c := a.c.Src.Compare(b.c.Src); c != 0 {
 		return c
 	}
-	return a.c.Dst.Compare(b.c.Dst)
+	if c := a.c.Dst.Compare(b.c.Dst); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.c.Tunnel, b.c.Tunnel)
 }
 
 // readEnd is what a reader leaves behind: its counters, the error that
