@@ -107,7 +107,7 @@ func (r *pcapReader) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, err
 	if n <= r.br.Size() {
 		rec, err := r.br.Peek(n)
 		if err != nil {
-			return nil, ci, io.ErrUnexpectedEOF
+			return nil, ci, cutShort(err)
 		}
 		r.br.Discard(n)
 		return rec[16:n:n], ci, nil
@@ -122,8 +122,18 @@ func (r *pcapReader) ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, err
 		m, err := io.ReadFull(r.br, r.long[len(r.long):len(r.long)+k])
 		r.long = r.long[:len(r.long)+m]
 		if err != nil {
-			return nil, ci, io.ErrUnexpectedEOF
+			return nil, ci, cutShort(err)
 		}
 	}
 	return r.long, ci, nil
+}
+
+// cutShort is the error of a record whose body could not be read whole:
+// the end of the input there means a truncated record; any other error (a
+// failing disk or pipe, a corrupt gzip stream) is kept as it is.
+func cutShort(err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }

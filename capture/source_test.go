@@ -372,3 +372,46 @@ func TestFileConfigValidate(t *testing.T) {
 		t.Fatal("no paths accepted")
 	}
 }
+
+// failAfter returns its data, then err instead of the rest.
+type failAfter struct {
+	data []byte
+	err  error
+}
+
+func (f *failAfter) Read(p []byte) (int, error) {
+	if len(f.data) == 0 {
+		return 0, f.err
+	}
+	n := copy(p, f.data)
+	f.data = f.data[n:]
+	return n, nil
+}
+
+// A read error inside a record's body (a failing disk or pipe) is reported
+// as itself, not as a truncated file, whether the record fits the buffer
+// or is read past it.
+func TestFileReadErrorInRecord(t *testing.T) {
+	boom := errors.New("EIO boom")
+	base := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)
+	for _, size := range []int{100, 9000} { // within, beyond the 4 KiB buffer
+		pkts := mkPackets(3, LinkEthernet, base, time.Millisecond)
+		for i := range pkts {
+			pkts[i].data = append(pkts[i].data, make([]byte, size)...)
+		}
+		file := writePcap(t, pkts, false)
+		rec := 16 + len(pkts[0].data)
+		cfg := DefaultFileConfig()
+		cfg.ReadBufferKB = 4
+		cfg.Stdin = &failAfter{data: file[:24+rec+16+size/2], err: boom}
+		s, err := OpenFiles([]string{"-"}, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := readAll(t, s)
+		var fe *FileError
+		if len(got) != 1 || !errors.As(err, &fe) || !errors.Is(err, boom) || fe.Truncated {
+			t.Fatalf("size %d: %d packets, err %v; want 1 packet and the read error, not truncated", size, len(got), err)
+		}
+	}
+}
