@@ -26,7 +26,9 @@
 // by DecoderConfig.MaxFragments (datagrams), MaxFragmentBytes (buffer
 // bytes), MaxFragmentsPerDatagram and FragmentTimeout (packet time);
 // every eviction and drop is counted in DecodeStats. File reading holds
-// one buffered reader per open file and pcapgo's packet buffer.
+// one buffered reader per open file (a classic pcap record is read in place
+// from it; one longer than the buffer goes to a reused copy, pcapReader.long)
+// and, for pcapng, pcapgo's packet buffer.
 //
 // Errors: a damaged file yields *FileError naming the file and the record
 // offset, after every good packet before it; a bad packet is counted in

@@ -106,8 +106,8 @@ type FileSource struct {
 	path     string
 	closer   io.Closer
 	raw      *countingReader // bytes of the file as stored
-	plain    *countingReader // bytes pcapgo sees (== raw when not gzip)
-	br       *bufio.Reader   // directly under pcapgo
+	plain    *countingReader // bytes the packet reader sees (== raw when not gzip)
+	br       *bufio.Reader   // directly under the packet reader
 	rd       packetReader
 	linkType uint16
 
@@ -197,8 +197,8 @@ func (s *FileSource) openNext() error {
 		return &FileError{Path: s.path, Offset: -1, Err: fmt.Errorf("read file header: %w", err)}
 	}
 	if magic[0] == 0x1f && magic[1] == 0x8b {
-		// Decompress here rather than letting pcapgo do it, so that the
-		// offsets in errors refer to a stream we can count.
+		// Decompress here, under the packet reader, so that the offsets
+		// in errors refer to a stream we can count.
 		zr, err := gzip.NewReader(s.br)
 		if err != nil {
 			return &FileError{Path: s.path, Offset: -1, Err: fmt.Errorf("gzip header: %w", err)}
@@ -240,8 +240,8 @@ func (s *FileSource) closeCurrent() {
 	s.closer, s.raw, s.plain, s.br, s.rd = nil, nil, nil, nil, nil
 }
 
-// pos is the offset in the (uncompressed) file of the next byte pcapgo
-// will read.
+// pos is the offset in the (uncompressed) file of the next byte the
+// packet reader will read.
 func (s *FileSource) pos() int64 { return s.plain.n - int64(s.br.Buffered()) }
 
 // Next implements Source. After an error every later call returns the same
