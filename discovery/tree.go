@@ -652,6 +652,17 @@ func (inv *Inventory) siblingsSayParam(n *node) bool {
 			withShape++
 		}
 	}
+	// The ratio below only rises from SiblingMinRatio: short of that, no
+	// need to look at continuations and shapes.
+	if float64(singles) < inv.cfg.SiblingMinRatio*float64(max(valueCalls, 1)) {
+		clear(lits)
+		inv.counts, inv.lits = counts, lits[:0]
+		return false
+	}
+	// Values under which the same sub-paths recur (/{user}/feeds,
+	// /{user}/dashboards under many users) are instances of one resource,
+	// as much as a shared response shape says so: the looser ratio stands.
+	shared := inv.sharedContinuations(lits, th)
 	clear(lits) // hold no nodes past the call
 	inv.counts, inv.lits = counts, lits[:0]
 	// Values that answer with one shared shape are items of one resource:
@@ -661,10 +672,6 @@ func (inv *Inventory) siblingsSayParam(n *node) bool {
 	// (after T calls over K names the share of names seen once is about
 	// e^(-T/K)).
 	ratio := inv.cfg.SiblingMinRatio
-	// Values under which the same sub-paths recur (/{user}/feeds,
-	// /{user}/dashboards under many users) are instances of one resource,
-	// as much as a shared response shape says so: the looser ratio stands.
-	shared := inv.sharedContinuations(n, th)
 	if !shared && withShape >= 3 {
 		var bestBy [numMethodCodes]int
 		for k, v := range shapes {
@@ -692,24 +699,22 @@ func (inv *Inventory) siblingsSayParam(n *node) bool {
 	return true
 }
 
-// sharedContinuations reports whether the literal values at position n have
-// sub-paths in common: at least th values go on to a literal child, and
+// sharedContinuations reports whether the literal values lits (all of a
+// position's, busy words included) have sub-paths in common: at least th
+// values go on to a literal child, and
 // those children use at most half as many distinct words as there are such
 // values. Resource names each have their own continuations
 // (/boards/{id}/members/{id}, /boards/{id}/myPrefs/showSidebar); the values
 // of one parameter share theirs.
-func (inv *Inventory) sharedContinuations(n *node, th int) bool {
+func (inv *Inventory) sharedContinuations(lits []keyedNode, th int) bool {
 	with := 0
 	if inv.words == nil {
 		inv.words = map[string]struct{}{}
 	}
 	words := inv.words
-	clear(words)
 	defer clear(words) // hold no node keys past the call
-	for _, c := range n.children {
-		if c.isParam() {
-			continue
-		}
+	for _, l := range lits {
+		c := l.n
 		has := false
 		for k, g := range c.children {
 			if !g.isParam() {
