@@ -253,3 +253,22 @@ func maxProperties(v any) int {
 	}
 	return n
 }
+
+// A real answer whose path needs a node past MaxNodesPerHost, where no
+// parameter exists yet to take it, is not filed: counted in NodeCapDrops,
+// not as an ignored call (which means no real answer).
+func TestNodeCapDrops(t *testing.T) {
+	inv := newInv(t, func(c *Config) { c.MaxNodesPerHost = 16 })
+	dropped := 0
+	for i, a := range "abcdefghijklmnopqrstuvwxyz" {
+		c := call(i, "h.test", "GET", fmt.Sprintf("/w%c/x%c/y%c/z", a, a, a), 200, "")
+		inv.Observe(c)
+		if c.Template == "" {
+			dropped++
+		}
+	}
+	st := inv.Stats()
+	if dropped == 0 || st.NodeCapDrops != int64(dropped) || st.Ignored != 0 || st.Nodes > 16 {
+		t.Fatalf("%d calls without a template; stats %+v", dropped, st)
+	}
+}

@@ -140,6 +140,7 @@ type Stats struct {
 	EndpointEvictions int64
 	Promotions        int64 // path positions that became parameters by sibling statistics
 	ForcedParams      int64 // positions made parameters because a cap was reached
+	NodeCapDrops      int64 // real answers not filed: their host's tree was full (MaxNodesPerHost) and had no parameter where they went
 	Demotions         int64 // promoted positions turned back into literals (their values recurred as names do)
 	FindingsDropped   int64
 	BodyErrors        int64 // bodies that failed to decode (counted, not fatal)

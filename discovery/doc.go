@@ -44,16 +44,18 @@
 // returned value; strings the aggregates keep from a body are copied out of
 // it.
 //
-// Memory: hosts (MaxHosts), endpoints per host (MaxEndpointsPerHost) and
-// all endpoints (MaxEndpoints) are capped; when a cap is hit the least
-// recently seen tenth is evicted and counted in Stats. Template-tree nodes
-// per host are capped too (MaxNodesPerHost): at that cap new words become
-// parameters (Stats.ForcedParams), nothing is evicted. A tree position keeps at most MaxLiteralChildren literal
-// values before it is forced to become a parameter; a provisional position
-// remembers at most MaxLiteralChildren values (then it is confirmed), and a
-// host at most MaxNodesPerHost such values over all its positions. Every per-endpoint set
-// (statuses, content types, query names, body keys, schema properties,
-// client IPs of a finding) is capped. Bodies are parsed and scanned only for
-// the first SampleFirst calls of an endpoint and then one call in
-// SampleEvery, and at most ScanBytes of each body.
+// Memory: hosts (MaxHosts), endpoints per host (MaxEndpointsPerHost) and all
+// endpoints (MaxEndpoints) are capped; when a cap is hit the least recently
+// seen tenth is evicted and counted in Stats. Template-tree nodes per host
+// are capped too (MaxNodesPerHost): at that cap new words become parameters
+// (Stats.ForcedParams), nothing is evicted, and a call whose path needs a
+// node where not even a parameter exists yet is not filed
+// (Stats.NodeCapDrops). A tree position keeps at most MaxLiteralChildren
+// literal values before it is forced to become a parameter; a provisional
+// position remembers at most MaxLiteralChildren values (then it is
+// confirmed), and a host at most MaxNodesPerHost such values over all its
+// positions. Every per-endpoint set (statuses, content types, query names,
+// body keys, schema properties, client IPs of a finding) is capped. Bodies
+// are parsed and scanned only for the first SampleFirst calls of an endpoint
+// and then one call in SampleEvery, and at most ScanBytes of each body.
 package discovery

@@ -278,7 +278,11 @@ func (inv *Inventory) Observe(c *model.Call) []model.Finding {
 			n = h.lookup(segs)
 		}
 		if n == nil {
-			inv.stats.Ignored++
+			if real {
+				inv.stats.NodeCapDrops++ // insert found no room
+			} else {
+				inv.stats.Ignored++
+			}
 			return nil
 		}
 		ep = n.endpoint(method)

@@ -275,6 +275,9 @@ func printSummary(w io.Writer, s sensor.Summary, elapsed time.Duration, out stri
 		if d.HostEvictions+d.EndpointEvictions > 0 {
 			fmt.Fprintf(w, ", %d hosts and %d endpoints evicted at the caps", d.HostEvictions, d.EndpointEvictions)
 		}
+		if d.NodeCapDrops > 0 {
+			fmt.Fprintf(w, ", %d calls not filed (template tree at its node cap)", d.NodeCapDrops)
+		}
 		fmt.Fprintln(w)
 	}
 	if out != "-" {
