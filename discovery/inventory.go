@@ -501,8 +501,8 @@ var stackMarkers = [...][]byte{
 	[]byte("System.NullReferenceException"), []byte("   at System."), []byte(".php on line "), []byte("node_modules/"),
 }
 
-// hasStackTrace searches the body in place: a string conversion copied up
-// to ScanBytes of every sampled body.
+// hasStackTrace searches the body in place (a string conversion would copy
+// up to ScanBytes of every sampled body).
 func hasStackTrace(b []byte) bool {
 	for _, m := range stackMarkers {
 		if bytes.Contains(b, m) {
@@ -683,7 +683,7 @@ func (inv *Inventory) callFindings(e *endpoint, c *model.Call, found uint16) []m
 		if e.specNode == nil {
 			bit, reason, detail = rOldVersion, "old_version", ""
 			if !known(e, kZombie, bit, model.SeverityHigh) { // mark ignores the detail of a known reason
-				inv.template(e)
+				// state, just above, set e.newer (template).
 				detail = "older version of " + e.newer.tmpl
 			}
 		}

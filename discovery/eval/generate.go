@@ -149,12 +149,7 @@ func genCall(rng *rand.Rand, op Op, host string, ts time.Time) *model.Call {
 	var respSchema *openapi3.Schema
 	if op.op.Responses != nil {
 		codes := op.op.Responses.Map()
-		keys := make([]string, 0, len(codes))
-		for k := range codes {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(codes)) {
 			if len(k) == 3 && k[0] == '2' {
 				if n, err := strconv.Atoi(k); err == nil {
 					c.Status = uint16(n)
@@ -263,9 +258,7 @@ func sample(rng *rand.Rand, s *openapi3.Schema, depth int) any {
 		for _, sub := range s.AllOf {
 			if sub != nil {
 				if v, ok := sample(rng, sub.Value, depth).(map[string]any); ok {
-					for k, x := range v {
-						m[k] = x
-					}
+					maps.Copy(m, v)
 				}
 			}
 		}
