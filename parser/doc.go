@@ -94,9 +94,9 @@
 // Each Conn also keeps a copy of its last request's field section (at most
 // 4 KiB) and its fields (reqSection): a request repeating it byte for byte,
 // as keep-alive clients do, gets copies of those fields, whose strings are
-// shared with the earlier Calls (strings are immutable, so every Call still
-// owns what it holds; with RecycleStrings they point into a copy the cache
-// owns instead), and its own string holds the request line only.
+// shared with the earlier Calls and point into the cache's own copy of the
+// section (strings are immutable, so every Call still owns what it holds),
+// and its own string holds the request line only.
 //
 // # Errors
 //

@@ -523,8 +523,7 @@ const maxReqSec = 4 << 10
 // byte-identical section parses to the same fields, the same msgInfo and no
 // error, so the next request copies them instead of parsing and keeping the
 // bytes again (its string then holds the request line only). The strings
-// point into the block of the request that first sent them, or into a copy
-// of it the entry owns (saveSection). Measured:
+// point into a copy of the section the entry owns (saveSection). Measured:
 // BenchmarkParseRequestResponse 1952 -> 1664 B/op, and parseFields (~20% of
 // its profile) skipped; a miss costs a copy of the section (ParseVarying).
 type reqSection struct {
@@ -588,7 +587,7 @@ func (c *Conn) onRequest(h *half, start, rest string, fl fieldLines, rx *reqExtr
 		mi.auth = rx.auth // addField keeps the first Authorization value
 		hdrs = c.parseFields(rest, fl, spare, &mi, true, &call.Flags)
 		if rx.raw != nil {
-			c.saveSection(rx, rest, fl.n, hdrs, &mi, call.Flags&model.FlagBadHeader == 0)
+			c.saveSection(rx, rest, fl.n, call.Flags&model.FlagBadHeader == 0)
 		}
 	}
 	if hdrs != nil && cap(spare) >= fieldRoom(fl.n) {
@@ -645,38 +644,37 @@ func (c *Conn) onRequest(h *half, start, rest string, fl fieldLines, rx *reqExtr
 // without error (errors are counted per message, so such a section must be
 // parsed every time).
 //
-// An entry is replaced after 2, 4, 8, ... misses in a row, not at every
-// miss: a client alternating a repeated GET with POSTs (whose
-// Content-Length varies) keeps hitting on the GET, and one sending a unique
-// field every time (a request id) stops paying for a copy that never hits
-// (saveSection was 7% of BenchmarkParseVarying when done at every miss).
+// An entry is replaced after 2, 4, 8, ... misses in a row (the request
+// that filled an empty entry is not one), not at every miss: a client
+// alternating a repeated GET with POSTs (whose Content-Length varies)
+// keeps hitting on the GET, and one sending a unique field every time (a
+// request id) stops paying for a copy that never hits (saveSection was 7%
+// of BenchmarkParseVarying when done at every miss).
 //
-// rest is the request's kept field section (n lines), hdrs and mi what it
-// parsed to. With Config.RecycleStrings the entry's fields point into a
-// copy of rest the entry owns, parsed again (a clean section counts no
-// error), never into the request's block: that block's memory is reused
-// once its Call is recycled, while Calls that reuse the fields live on.
-// Without, they point into the block, which the GC keeps for them.
-func (c *Conn) saveSection(rx *reqExtra, rest string, n int, hdrs model.Headers, mi *msgInfo, clean bool) {
+// rest is the request's kept field section, n its lines. The entry's
+// fields point into a copy of rest the entry owns, parsed again (a clean
+// section counts no error), never into the request's block: that block may
+// carry a Content-Length body of up to MaxBody (onHead), which the entry
+// would keep alive for the connection's life, and with
+// Config.RecycleStrings its memory is reused once its Call is recycled,
+// while Calls that reuse the fields live on.
+func (c *Conn) saveSection(rx *reqExtra, rest string, n int, clean bool) {
 	e := &c.reqSec
-	e.misses++
-	if e.ok && (e.misses < 2 || e.misses&(e.misses-1) != 0) {
-		return
+	if e.ok {
+		e.misses++
+		if e.misses < 2 || e.misses&(e.misses-1) != 0 {
+			return
+		}
 	}
 	if !clean || len(rx.raw) > maxReqSec {
 		return // the entry held stays right for its own bytes
 	}
 	e.raw = append(e.raw[:0], rx.raw...)
 	clear(e.hdrs) // drop references to older strings
-	if c.p.mem != nil {
-		var own msgInfo
-		var flags model.CallFlags
-		e.hdrs = c.parseFields(strings.Clone(rest), fieldLines{n: n}, e.hdrs[:0], &own, true, &flags)
-		e.mi = own
-	} else {
-		e.hdrs = append(e.hdrs[:0], hdrs...)
-		e.mi = *mi
-	}
+	var mi msgInfo
+	var flags model.CallFlags
+	e.hdrs = c.parseFields(strings.Clone(rest), fieldLines{n: n}, e.hdrs[:0], &mi, true, &flags)
+	e.mi = mi
 	if rx.auth != "" {
 		e.mi.auth = "" // the credential was cut from rest: the caller's is used
 	}

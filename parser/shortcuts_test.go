@@ -3,9 +3,11 @@ package parser
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/apisensor/apisensor/model"
 )
@@ -214,5 +216,68 @@ func TestSkipBodies(t *testing.T) {
 		if i == 0 && flagged != 1 {
 			t.Fatalf("script 0: %d calls flagged truncated, want the response's", flagged)
 		}
+	}
+}
+
+// TestSectionCacheOwnsItsCopy: the cached fields of a POST point into the
+// cache's own copy of the section, not into the request's block, which
+// also holds the Content-Length body (up to MaxBody) and would stay alive
+// with the connection.
+func TestSectionCacheOwnsItsCopy(t *testing.T) {
+	p, s := newTestParser(t, testConfig())
+	c := p.NewConn(defMeta())
+	body := strings.Repeat("b", 60000)
+	c.Data(model.ClientToServer, []byte("POST /u HTTP/1.1\r\nHost: a.example\r\nContent-Length: 60000\r\n\r\n"+body), t0)
+	c.Data(model.ServerToClient, []byte("HTTP/1.1 204 No Content\r\n\r\n"), t0)
+	wantN(t, s.calls, 1)
+	if !c.reqSec.ok || len(c.reqSec.hdrs) == 0 || len(s.calls[0].ReqBody.Data) != len(body) {
+		t.Fatal("section not cached, or body not kept")
+	}
+	// The block's allocation: the head (under 4 KiB) right before the body.
+	bodyAt := uintptr(unsafe.Pointer(&s.calls[0].ReqBody.Data[0]))
+	blockLo, blockHi := bodyAt-4096, bodyAt+uintptr(len(body))
+	for _, f := range c.reqSec.hdrs {
+		for _, s := range []string{f.Name, f.Value} {
+			if len(s) == 0 {
+				continue
+			}
+			if n := uintptr(unsafe.Pointer(unsafe.StringData(s))); n >= blockLo && n < blockHi {
+				t.Fatalf("cached field %q points into the request's block", s)
+			}
+		}
+	}
+}
+
+// TestSectionCacheAlternating: a client alternating one repeated GET with
+// POSTs whose Content-Length varies keeps hitting on the GET; a section
+// that differs every time fills the empty entry, then replaces it after 2,
+// 4, 8, ... misses.
+func TestSectionCacheAlternating(t *testing.T) {
+	p, _ := newTestParser(t, testConfig())
+	c := p.NewConn(defMeta())
+	get := "GET /g HTTP/1.1\r\nHost: a.example\r\nUser-Agent: ua/1\r\n\r\n"
+	resp := []byte("HTTP/1.1 204 No Content\r\n\r\n")
+	for i := range 10 {
+		c.Data(model.ClientToServer, []byte(get), t0)
+		c.Data(model.ServerToClient, resp, t0)
+		if i > 0 && c.reqSec.misses != 0 {
+			t.Fatalf("round %d: the GET missed (%d misses)", i, c.reqSec.misses)
+		}
+		post := fmt.Sprintf("POST /p HTTP/1.1\r\nHost: a.example\r\nContent-Length: %d\r\n\r\n%s", i+1, strings.Repeat("x", i+1))
+		c.Data(model.ClientToServer, []byte(post), t0)
+		c.Data(model.ServerToClient, resp, t0)
+	}
+	c = p.NewConn(defMeta())
+	var saves []int
+	for i := 1; i <= 20; i++ {
+		before := string(c.reqSec.raw)
+		c.Data(model.ClientToServer, []byte(fmt.Sprintf("GET /v HTTP/1.1\r\nX-Id: %d\r\n\r\n", i)), t0)
+		c.Data(model.ServerToClient, resp, t0)
+		if string(c.reqSec.raw) != before {
+			saves = append(saves, i)
+		}
+	}
+	if want := []int{1, 3, 5, 9, 17}; !slices.Equal(saves, want) {
+		t.Fatalf("unique sections replaced the entry at requests %v, want %v", saves, want)
 	}
 }
