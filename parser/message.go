@@ -1032,6 +1032,7 @@ func (c *Conn) addField(hdrs model.Headers, line string, mi *msgInfo, isReq bool
 		c.p.count(ReasonBadHeader)
 		return hdrs
 	}
+	raw := val // val may be redacted below; an API key's principal hashes this
 	// Most senders use the canonical spelling: an exact compare with a
 	// constant (a few word loads, ~1 ns) goes before EqualFold (~9 ns on a
 	// 14-byte name).
@@ -1097,8 +1098,8 @@ func (c *Conn) addField(hdrs model.Headers, line string, mi *msgInfo, isReq bool
 	// A length mask rules out nearly all names before any compare.
 	if isReq && len(name) < 64 && c.p.apiKeyLens&(1<<uint(len(name))) != 0 {
 		if lowerKey(name, c.p.apiKeyHeaderByLen[len(name)]) {
-			if mi.apiKeyName == "" && val != "" {
-				mi.apiKeyName, mi.apiKeyVal = name, val
+			if mi.apiKeyName == "" && raw != "" {
+				mi.apiKeyName, mi.apiKeyVal = name, raw
 			}
 			val = redacted
 		}

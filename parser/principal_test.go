@@ -140,6 +140,22 @@ func TestPrincipalAPIKeys(t *testing.T) {
 		want(t, "query redacted", c.Query, "api_key=[redacted]")
 		want(t, "uri redacted", c.URI, strings.TrimSuffix(target, "S9")+"[redacted]")
 	}
+
+	// A header the parser also redacts for itself (Proxy-Authorization,
+	// Cookie) configured as an API-key header: the principal hashes the
+	// value as sent, not its redacted form, so two keys are two principals.
+	cfg := testConfig()
+	cfg.APIKeyHeaders = append(cfg.APIKeyHeaders, "Proxy-Authorization", "Cookie")
+	for _, h := range []string{"Proxy-Authorization: Basic ", "Cookie: k="} {
+		a := reqCall(t, cfg, defMeta(), "GET / HTTP/1.1\r\n"+h+"YWxpY2U6cHc=\r\n\r\n")
+		b := reqCall(t, cfg, defMeta(), "GET / HTTP/1.1\r\n"+h+"Ym9iOnB3\r\n\r\n")
+		v := h[strings.IndexByte(h, ':')+2:]
+		want(t, h+"principal", a.Principal.String(), "apikey:"+refHMAC8("test-key", v+"YWxpY2U6cHc="))
+		if a.Principal == b.Principal {
+			t.Fatalf("%s: two keys gave one principal %v", h, a.Principal)
+		}
+		noSecret(t, a, "YWxpY2U6cHc=")
+	}
 }
 
 func TestPrincipalSessionCookie(t *testing.T) {
