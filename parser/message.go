@@ -406,7 +406,7 @@ func (c *Conn) prescan(h *half, block []byte, ends []int32) (hint, cs, ce, vs, v
 		return
 	}
 	wantHint := max > 0 && !c.p.cfg.SkipBodies
-	wantAuth := h.isReq && !c.p.noAuthCut && !c.p.plain
+	wantAuth := h.isReq && !c.p.plain
 	if wantHint {
 		if h.isReq {
 			if string(block[:h.sl[0]]) == "CONNECT" {

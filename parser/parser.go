@@ -102,7 +102,6 @@ type Parser struct {
 	mem      *arena    // block and body memory; nil unless cfg.RecycleStrings
 
 	apiKeyLens    uint64 // bit n set: some API-key header name has length n
-	noAuthCut     bool   // Authorization is an API-key header: prescan cuts nothing
 	plain         bool   // tests: no credential cut, no section reuse (the reference)
 	sessionCookie map[string]struct{}
 	// The lowercased API-key header and parameter names by length,
@@ -155,14 +154,12 @@ func New(cfg Config, sink Sink) (*Parser, error) {
 		macSum:        make([]byte, 0, sha256.Size),
 		sessionCookie: make(map[string]struct{}, len(cfg.SessionCookies)),
 	}
-	keyHeaders := lowerSet(cfg.APIKeyHeaders)
-	for n := range keyHeaders {
+	for n := range lowerSet(cfg.APIKeyHeaders) {
 		if len(n) <= maxAPIKeyHeader { // Validate rejects longer ones
 			p.apiKeyLens |= 1 << uint(len(n))
 			p.apiKeyHeaderByLen[len(n)] = append(p.apiKeyHeaderByLen[len(n)], n)
 		}
 	}
-	_, p.noAuthCut = keyHeaders["authorization"]
 	for n := range lowerSet(cfg.APIKeyParams) {
 		if len(n) <= maxAPIKeyParam {
 			p.apiKeyParamByLen[len(n)] = append(p.apiKeyParamByLen[len(n)], n)

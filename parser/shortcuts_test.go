@@ -75,11 +75,16 @@ func TestAuthCut(t *testing.T) {
 			}
 		}
 	}
-	// Authorization configured as an API-key header: no cut, same Calls.
+	// Authorization configured as an API-key header: the cut changes
+	// nothing there either (the principal comes from the whole value).
 	cfg := testConfig()
 	cfg.APIKeyHeaders = append(cfg.APIKeyHeaders, "authorization")
-	calls, _ := runAll(t, cfg, defMeta(), []ev{c2s("GET / HTTP/1.1\r\nAuthorization: Bearer " + tok + "\r\n\r\n"), s2c(resp)})
+	evs := []ev{c2s("GET / HTTP/1.1\r\nAuthorization: Bearer " + tok + "\r\n\r\n"), s2c(resp)}
+	calls, _ := runAll(t, cfg, defMeta(), evs)
 	wantN(t, calls, 1)
+	if ref, _ := runPlain(t, cfg, evs); diffCalls(ref, calls) != "" {
+		t.Fatalf("cut differs from uncut with Authorization as an API-key header: %s", diffCalls(ref, calls))
+	}
 	want(t, "redacted", calls[0].ReqHeaders.Get("Authorization"), "[redacted]")
 }
 
