@@ -112,6 +112,7 @@ type work struct {
 	pkts    []capture.Decoded
 	arena   []byte
 	lines   []byte    // the batch's calls encoded by the worker (EncodingSink)
+	calls   []tagged  // the batch's calls (reused with the batch)
 	lastIdx uint64    // index of the batch's last packet (for timeout-emitted calls)
 	lastTS  time.Time // packet time at the end of the batch
 	final   bool      // end of input: flush everything
@@ -138,7 +139,6 @@ type worker struct {
 	lastTick time.Time
 	tick     time.Duration
 	enc      EncodingSink // nil: the output goroutine encodes
-	ends     []int
 }
 
 // Call implements parser.Sink: tag the call with the packet that completed it.
@@ -150,27 +150,24 @@ func (w *worker) encode(wk *work, calls []tagged) {
 	if w.enc == nil || len(calls) == 0 {
 		return
 	}
-	ends := w.ends[:0]
-	for _, t := range calls {
-		wk.lines = w.enc.EncodeCall(wk.lines, t.c)
-		ends = append(ends, len(wk.lines))
+	for i := range calls {
+		// EncodeCall only appends: a line cut before the array grows
+		// stays valid in the old one.
+		start := len(wk.lines)
+		wk.lines = w.enc.EncodeCall(wk.lines, calls[i].c)
+		calls[i].line = wk.lines[start:len(wk.lines):len(wk.lines)]
 	}
-	start := 0
-	for i, end := range ends {
-		calls[i].line = wk.lines[start:end:end]
-		start = end
-	}
-	w.ends = ends
 }
 
 func (w *worker) process(wk *work) []tagged {
-	w.calls = nil
+	w.calls = wk.calls[:0] // the batch's, back from the merger with it
 	for i := range wk.pkts {
 		d := &wk.pkts[i]
 		w.cur = d.Index
 		w.asm.Packet(d)
 	}
 	w.endBatch(wk.lastIdx, wk.lastTS, wk.final)
+	wk.calls = w.calls
 	return w.calls
 }
 
@@ -515,6 +512,8 @@ func recycle(pool *sync.Pool, w *work) {
 	w.pkts = w.pkts[:0]
 	w.arena = w.arena[:0]
 	w.lines = w.lines[:0]
+	clear(w.calls) // the sink is done with them
+	w.calls = w.calls[:0]
 	w.final = false
 	pool.Put(w)
 }
