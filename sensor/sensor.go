@@ -457,10 +457,7 @@ func (s *Sensor) finish(ends []readEnd, workers []*worker, live []*capture.LiveS
 	} else if err := sink.Finish(nil, nil, nil); err != nil && sinkErr == nil {
 		sinkErr = err
 	}
-	if sinkErr != nil {
-		return sum, sinkErr
-	}
-	return sum, nil
+	return sum, sinkErr
 }
 
 // output is the pipeline's last stage: calls in input order through
@@ -551,7 +548,7 @@ type readEnd struct {
 // file mode (one source) every worker gets every batch, so that timeouts
 // and the merge are independent of the worker count.
 func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work, pool *sync.Pool) readEnd {
-	pump := s.newPump(ctx, src)
+	pump := s.newPump(src)
 	n := len(ins)
 	cur := make([]*work, n)
 	for i := range cur {
@@ -575,7 +572,7 @@ func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work,
 	}
 	for {
 		if inBatch == 0 {
-			if readErr = pump.stopped(); readErr != nil {
+			if readErr = ctx.Err(); readErr != nil { // canceled
 				break
 			}
 		}
@@ -633,7 +630,6 @@ func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work,
 // passes over. Both the batched reader and the inline path use it.
 type pump struct {
 	s    *Sensor
-	ctx  context.Context
 	src  capture.Source
 	file *capture.FileSource // src in file mode, for progress; nil live
 	// Packets and bytes read since the last publish: adding them to the
@@ -645,8 +641,8 @@ type pump struct {
 	pkt         capture.Packet
 }
 
-func (s *Sensor) newPump(ctx context.Context, src capture.Source) *pump {
-	p := &pump{s: s, ctx: ctx, src: src, dec: capture.NewDecoder(s.cfg.Dec)}
+func (s *Sensor) newPump(src capture.Source) *pump {
+	p := &pump{s: s, src: src, dec: capture.NewDecoder(s.cfg.Dec)}
 	p.file, _ = src.(*capture.FileSource)
 	if s.cfg.Live == nil {
 		p.filt, _ = newFileFilter(s.cfg.FileFilter) // validated in Config.Validate
@@ -694,17 +690,6 @@ func (p *pump) publish() {
 	}
 }
 
-// stopped returns the context's error once the run is canceled. Readers
-// ask between batches.
-func (p *pump) stopped() error {
-	select {
-	case <-p.ctx.Done():
-		return p.ctx.Err()
-	default:
-		return nil
-	}
-}
-
 // end is the reader's summary once the input is done.
 func (p *pump) end(err error, lastIdx uint64, lastTS time.Time) readEnd {
 	if errors.Is(err, context.Canceled) {
@@ -734,7 +719,7 @@ func (s *Sensor) inline() bool {
 // calls emitted at the same packets as on the batched path (every
 // BatchSize TCP packets, then the final flush), so the output is the same.
 func (s *Sensor) runInline(ctx context.Context, src capture.Source, w *worker, inv *discovery.Inventory, sink Sink) (Summary, error) {
-	p := s.newPump(ctx, src)
+	p := s.newPump(src)
 	o := &output{s: s, inv: inv, sink: sink}
 	var (
 		d       capture.Decoded
@@ -753,7 +738,7 @@ func (s *Sensor) runInline(ctx context.Context, src capture.Source, w *worker, i
 	}
 	for {
 		if inBatch == 0 {
-			if readErr = p.stopped(); readErr != nil {
+			if readErr = ctx.Err(); readErr != nil { // canceled
 				break
 			}
 		}
