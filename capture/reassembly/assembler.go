@@ -249,14 +249,13 @@ func (a *Assembler) Packet(d *capture.Decoded) {
 // closeIfFinished closes c with a tombstone once both directions saw their
 // FIN delivered, so a late retransmit of its data starts no phantom
 // connection (closedSet).
-func (a *Assembler) closeIfFinished(c *conn, ts time.Time) bool {
+func (a *Assembler) closeIfFinished(c *conn, ts time.Time) {
 	if !c.h[0].finished || !c.h[1].finished {
-		return false
+		return
 	}
 	a.stats.ClosedFin++
 	a.closed.remember(c, ts)
 	a.closeConn(c, ts)
-	return true
 }
 
 // isPortReuse reports whether a SYN starts a new connection on a 4-tuple
