@@ -60,8 +60,10 @@ func applyGCDefaults() gcSettings {
 	return g
 }
 
-// cgroupMemoryLimit reads the memory limit of this process's cgroup
-// (v2 memory.max, else v1 memory.limit_in_bytes); 0 when there is none.
+// cgroupMemoryLimit reads the memory limit of the cgroup mounted at
+// /sys/fs/cgroup (v2 memory.max, else v1 memory.limit_in_bytes): the
+// container's own in a container with a cgroup namespace, as Kubernetes
+// runs pods; 0 when there is none.
 func cgroupMemoryLimit() int64 {
 	for _, p := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
 		if b, err := os.ReadFile(p); err == nil {
