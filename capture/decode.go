@@ -138,6 +138,10 @@ type Decoder struct {
 	depth  int
 	now    time.Time
 	frag   *defragger
+	// Bytes the record lost to the snap length (original minus captured
+	// length), and the innermost IP layer's payload bytes past the frame:
+	// both > 0 make Decoded.Cut.
+	snapCut, ipCut int
 }
 
 // NewDecoder returns a Decoder. It panics on an invalid configuration,
@@ -168,6 +172,8 @@ func (d *Decoder) Decode(p *Packet, out *Decoded) (ok bool) {
 	d.tunnel = 0
 	d.depth = 0
 	d.now = p.TS
+	d.ipCut = 0
+	d.snapCut = p.OrigLen - len(p.Data)
 	if d.frag != nil {
 		d.frag.startPacket(d)
 	}
@@ -447,6 +453,7 @@ func (d *Decoder) ipv4(b []byte) result {
 	if total < len(b) {
 		b = b[:total]
 	}
+	cut := total - len(b) // > 0: cut by the snap length (or a bad length)
 	src := netip.AddrFrom4([4]byte(b[12:16]))
 	dst := netip.AddrFrom4([4]byte(b[16:20]))
 	proto := b[9]
@@ -465,7 +472,9 @@ func (d *Decoder) ipv4(b []byte) result {
 			return r
 		}
 		payload = full
+		cut = 0
 	}
+	d.ipCut = cut
 	return d.transport(proto, src, dst, payload)
 }
 
@@ -533,6 +542,10 @@ func (d *Decoder) ipv6(b []byte) result {
 			next, rest = first, full
 			continue
 		}
+		d.ipCut = 0
+		if truncated {
+			d.ipCut = plen - (len(b) - 40)
+		}
 		return d.transport(next, src, dst, rest)
 	}
 }
@@ -560,6 +573,13 @@ func (d *Decoder) transport(proto uint8, src, dst netip.Addr, b []byte) result {
 		out.Flags = b[13]
 		out.Window = binary.BigEndian.Uint16(b[14:16])
 		out.Payload = b[off:]
+		if d.ipCut > 0 && d.snapCut > 0 {
+			// Only a record the capture itself shortened: an IP length
+			// beyond the frame is otherwise a malformed packet, which a
+			// receiver drops, and trusting it would let a sender make
+			// the sensor skip stream bytes.
+			out.Cut = min(d.ipCut, d.snapCut)
+		}
 		return resOK
 	case 17:
 		if len(b) < 8 {

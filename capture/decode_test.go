@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,7 +166,9 @@ func TestDecodeLayers(t *testing.T) {
 func TestDecodeTruncatedNeverPanics(t *testing.T) {
 	for _, tc := range decodeCases(t) {
 		d := NewDecoder(DefaultDecoderConfig())
+		snapDec := NewDecoder(DefaultDecoderConfig())
 		var out Decoded
+		cuts := 0
 		for n := 0; n < len(tc.frame); n++ {
 			frame := append([]byte(nil), tc.frame[:n]...) // exact-length slice, so a read past it panics
 			// A cut tunnel header leaves the outer UDP datagram, which
@@ -174,7 +177,28 @@ func TestDecodeTruncatedNeverPanics(t *testing.T) {
 				if len(out.Payload) > len(tc.want.payload) || string(out.Payload) != string(tc.want.payload[:len(out.Payload)]) {
 					t.Fatalf("%s cut at %d: payload %q", tc.name, n, out.Payload)
 				}
+				// The record does not say it was cut: a short frame is
+				// not taken for a snap length.
+				if out.Cut != 0 {
+					t.Fatalf("%s cut at %d without an original length: Cut %d", tc.name, n, out.Cut)
+				}
 			}
+			// The same frame as a capture with snap length n records it:
+			// a TCP payload's lost tail is Cut, to the byte.
+			if snapDec.Decode(&Packet{Data: frame, LinkType: tc.lt, OrigLen: len(tc.frame)}, &out) &&
+				out.Src == tc.want.src && out.Proto == 6 {
+				if want := len(tc.want.payload) - len(out.Payload); out.Cut != want {
+					t.Fatalf("%s with snap length %d: Cut %d, want %d", tc.name, n, out.Cut, want)
+				}
+				if out.Cut > 0 {
+					cuts++
+				}
+			}
+		}
+		// Teredo is only taken for a tunnel when the IPv6 packet fills the
+		// UDP payload (else any UDP on 3544 would be): a cut one is UDP.
+		if !tc.want.udp && !strings.HasPrefix(tc.name, "teredo") && cuts != len(tc.want.payload) {
+			t.Fatalf("%s: %d snap lengths gave a Cut, want one per payload byte (%d)", tc.name, cuts, len(tc.want.payload))
 		}
 		s := d.Stats()
 		fails := s.Truncated + s.NonIP + s.Malformed + s.OtherProto + s.FragmentDropped + s.FragmentHeld

@@ -13,8 +13,9 @@ import (
 var fuzzLinkTypes = []uint16{LinkNull, LinkEthernet, LinkPPP, LinkRaw12, LinkRaw14, LinkPPPHDLC, LinkRaw, LinkCHDLC, LinkLoop, LinkLinuxSLL, LinkIPv4, LinkIPv6, LinkSLL2}
 
 // FuzzDecode feeds arbitrary bytes under a chosen link type. Invariants:
-// no panic, the stats add up, and a decoded payload never exceeds the
-// captured frame (or the largest reassembled datagram).
+// no panic, the stats add up, a decoded payload never exceeds the
+// captured frame (or the largest reassembled datagram), and a snap cut is
+// TCP's only and never more than the record lost.
 func FuzzDecode(f *testing.F) {
 	for _, tc := range decodeCases(f) {
 		for i, lt := range fuzzLinkTypes {
@@ -33,10 +34,14 @@ func FuzzDecode(f *testing.F) {
 		// Twice, with time moving, so a fragment held by the first call
 		// can meet itself (overlap) and then time out.
 		for i := 0; i < 3; i++ {
-			p := Packet{Data: data, LinkType: lt, TS: time.Unix(int64(i*20), 0)}
+			// The selector's high bits say how much a snap length cut.
+			p := Packet{Data: data, LinkType: lt, TS: time.Unix(int64(i*20), 0), OrigLen: len(data) + int(sel>>4)*97}
 			if d.Decode(&p, &out) {
 				if out.Proto != 6 && out.Proto != 17 {
 					t.Fatalf("ok with proto %d", out.Proto)
+				}
+				if out.Cut < 0 || out.Cut > p.OrigLen-len(data) || out.Cut > 0 && out.Proto != 6 {
+					t.Fatalf("Cut %d (proto %d) from a record cut by %d bytes", out.Cut, out.Proto, p.OrigLen-len(data))
 				}
 				if len(out.Payload) > len(data) && len(out.Payload) > maxDatagram {
 					t.Fatalf("payload %d bytes from a %d-byte frame", len(out.Payload), len(data))

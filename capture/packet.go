@@ -45,6 +45,11 @@ type Decoded struct {
 	Window   uint16
 
 	Payload []byte
+	// Cut is how many TCP payload bytes the capture's snap length cut off
+	// after Payload: the IP length says they were sent, and the record's
+	// original length says the capture saw them. Reassembly reports them
+	// as a gap at once instead of waiting for a hole that never fills.
+	Cut int
 }
 
 // FlowKey is a direction-independent-comparable key for one connection: the
