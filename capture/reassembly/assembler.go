@@ -223,22 +223,26 @@ func (a *Assembler) Packet(d *capture.Decoded) {
 		a.ackAdvance(c, dir.Reverse(), d.Ack, d.TS)
 	}
 	// Payload on a RST is diagnostic text (RFC 9293 3.5.3), not stream data.
-	if len(payload) > 0 && !rst {
+	if (len(payload) > 0 || d.Cut > 0) && !rst {
 		if !h.started {
 			h.started = true
 			h.next = seq
 		}
 		// Fast path: exactly the next bytes and nothing buffered. No copy.
-		if seq == h.next && len(h.segs) == 0 && !h.finPending && !c.reset {
+		if len(payload) == 0 {
+		} else if seq == h.next && len(h.segs) == 0 && !h.finPending && !c.reset {
 			h.next += uint32(len(payload))
 			a.stats.DeliveredBytes += uint64(len(payload))
 			c.stream.Data(dir, payload, d.TS)
 		} else {
 			a.data(c, dir, seq, payload, d.TS)
 		}
+		if d.Cut > 0 {
+			a.snapCut(c, dir, seq+uint32(len(payload)), d.Cut, d.TS)
+		}
 	}
 	if fin {
-		a.fin(c, dir, seq+uint32(len(payload)))
+		a.fin(c, dir, seq+uint32(len(payload)+d.Cut))
 	}
 	if rst && a.rst(c, dir, d) {
 		return
@@ -336,6 +340,39 @@ func (a *Assembler) ackAdvance(c *conn, dir model.Direction, ack uint32, ts time
 		hole := min(seqDiff(h.segs[0].seq, h.next), seqDiff(ack, h.next))
 		if hole > 0 {
 			a.gap(c, dir, int(hole), ts)
+		}
+		a.deliver(c, dir, nil, ts)
+	}
+}
+
+// snapCut reports the cut bytes of a segment whose captured part ends at
+// end as gaps, once delivery has reached end: the capture's snap length
+// dropped them, so no later packet brings them, and waiting for the hole
+// to fill (or for an acknowledgement beyond it) would hold the stream's
+// parser in the middle of a message. A segment delivered only in part
+// (buffered out of order, a retransmit of bytes already passed) leaves its
+// hole to the usual handling. Bytes buffered inside the cut range are
+// delivered in their place.
+func (a *Assembler) snapCut(c *conn, dir model.Direction, end uint32, cut int, ts time.Time) {
+	h := &c.h[dir]
+	if h.next != end {
+		return
+	}
+	stop := end + uint32(cut)
+	for {
+		n := seqDiff(stop, h.next)
+		if n <= 0 {
+			return
+		}
+		if len(h.segs) > 0 {
+			n = min(n, seqDiff(h.segs[0].seq, h.next))
+		}
+		if n > 0 {
+			a.stats.SnapCutBytes += uint64(n)
+			a.gap(c, dir, int(n), ts)
+		}
+		if len(h.segs) == 0 {
+			return
 		}
 		a.deliver(c, dir, nil, ts)
 	}

@@ -698,3 +698,51 @@ func TestRecentSlotSharedByFlows(t *testing.T) {
 		t.Errorf("flow after the port reuse: %q", got)
 	}
 }
+
+// cut sends client bytes at relative offset off whose last cut bytes the
+// capture's snap length dropped (Decoded.Cut).
+func (c *conv) cut(off uint32, flags uint8, data string, cut int) {
+	c.t.Helper()
+	d := pkt(c.cli, c.srv, c.ciss+1+off, c.siss+1, flags, []byte(data), c.step())
+	d.Cut = cut
+	c.send(d)
+}
+
+// A segment cut by the snap length is a gap known at once: the stream gets
+// it right after the captured bytes, with no later packet or ACK needed,
+// and the next segment continues in order. A retransmit of the cut segment
+// is not a second gap; bytes already buffered inside the cut range are
+// delivered instead of being counted missing; a FIN after a cut tail closes
+// without a gap of its own.
+func TestSnapCut(t *testing.T) {
+	a, f := newTest(t, nil)
+	c := newConv(t, a)
+	c.handshake()
+	c.cut(0, fA|fP, "GET /x HTTP/1.1\r\nHo", 10)
+	s := only(t, f)
+	if got, want := s.text(c2s), "GET /x HTTP/1.1\r\nHo[gap 10]"; got != want {
+		t.Fatalf("after the cut segment %q, want %q", got, want)
+	}
+	c.cut(0, fA|fP, "GET /x HTTP/1.1\r\nHo", 10) // retransmitted, cut the same way
+	c.c2s(29, 0, fA|fP, "GET /y")
+	if got, want := s.text(c2s), "GET /x HTTP/1.1\r\nHo[gap 10]GET /y"; got != want {
+		t.Fatalf("after the next segment %q, want %q", got, want)
+	}
+	// A smaller segment inside the next cut range came first (out of order).
+	c.c2s(39, 0, fA, "efgh")
+	c.cut(35, fA, "ab", 10)
+	if got, want := s.text(c2s), "GET /x HTTP/1.1\r\nHo[gap 10]GET /y"+"ab[gap 2]efgh[gap 4]"; got != want {
+		t.Fatalf("with a buffered segment in the cut range %q, want %q", got, want)
+	}
+	// The rest of that cut range is a gap too, up to 47, where the next
+	// segment starts; a FIN-carrying cut segment ends the stream.
+	c.cut(47, fA|fF, "tail", 6)
+	c.s2c(0, 57, fA|fF, "")
+	st := a.Stats()
+	if !s.closed || st.SnapCutBytes != 22 || st.MissedBytes != 22 || st.GapEvents != 4 || st.AckGaps != 0 || st.Retransmits != 1 {
+		t.Fatalf("closed %v, stats %+v", s.closed, st)
+	}
+	if got, want := s.text(c2s), "GET /x HTTP/1.1\r\nHo[gap 10]GET /yab[gap 2]efgh[gap 4]tail[gap 6]"; got != want {
+		t.Fatalf("at close %q, want %q", got, want)
+	}
+}

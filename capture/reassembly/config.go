@@ -122,6 +122,7 @@ type Stats struct {
 	MissedBytes        uint64 // bytes reported through Stream.Gap (Zeek's content_gap)
 	GapEvents          uint64 // Stream.Gap calls
 	AckGaps            uint64 // gaps skipped because the peer acknowledged beyond a hole
+	SnapCutBytes       uint64 // bytes of MissedBytes the capture's snap length cut off (Decoded.Cut)
 	CapGaps            uint64 // gaps skipped because a buffer cap was hit
 	OutOfOrderSegments uint64 // segments that arrived ahead of the next expected byte
 	Retransmits        uint64 // segments entirely made of bytes already delivered (dropped)
