@@ -385,7 +385,26 @@ func (c *Conn) Gap(dir model.Direction, n int, ts time.Time) {
 		c.enterResync(h, true)
 		h.lostStart = true
 	case stHead:
-		// A partial header block: drop it; its message is lost.
+		if h.lines >= 1 {
+			// The start line passed startLineOK: the message is real and
+			// only its tail is missing (typically a capture's snap length
+			// cutting a segment). Record what arrived, as at a close
+			// (finishPartialHead), instead of losing the request line and
+			// status: the framing fields may be among the lost ones, so
+			// whatever follows the hole is found by resyncing.
+			c.p.st.skipped.Add(uint64(len(h.buf) - h.lineStart))
+			c.finishPartialHead(h, ts)
+			switch h.st {
+			case stDead, stTunnel:
+				return // 101 or CONNECT: no HTTP follows anyway
+			case stStart:
+			default:
+				c.endMessage(h, ts)
+			}
+			c.enterResync(h, true)
+			return
+		}
+		// A partial start line: drop it; its message is lost.
 		if h.probe == probeNone {
 			c.p.st.skipped.Add(uint64(len(h.buf)))
 			c.enterResync(h, true)
@@ -438,11 +457,10 @@ func (c *Conn) finishPartialHead(h *half, ts time.Time) {
 	}
 	block := append(h.buf[:h.lineStart:h.lineStart], "\r\n"...)
 	h.buf = nil
+	h.partial = true // onRequest/onResponse flag the gap on the call
 	c.onHead(h, block, nil, h.lastTS)
-	if h.call != nil {
-		h.call.Flags |= gapFlagFor(h)
-		if h.body != nil {
-			h.body.Truncated = h.st != stStart
-		}
+	h.partial = false
+	if h.body != nil {
+		h.body.Truncated = h.st != stStart
 	}
 }

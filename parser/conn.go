@@ -56,6 +56,7 @@ type half struct {
 	lines     int  // complete lines seen in the block
 	probe     int  // probe* strictness of the block being accumulated
 	v09       bool // start line had no HTTP version (GET only)
+	partial   bool // the block being parsed was cut short (finishPartialHead)
 	// Offsets of the start line's parts found when head validated it
 	// (requestLineIdx or statusLineIdx results), so onHead does not split
 	// the line again.

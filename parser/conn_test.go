@@ -358,16 +358,64 @@ func TestGapBeyondBody(t *testing.T) {
 	want(t, "skipped", st.SkippedBytes > 0, true)
 }
 
+// TestGapInHeadersResync: a hole inside a header block (a snap length
+// cutting the segment, a lost packet) keeps the request as it arrived,
+// start line and complete fields, flagged req_gap; the rest of the block is
+// lost, so parsing resyncs at the next request after the hole, and the
+// server's answers pair in order (it did get the whole request).
 func TestGapInHeadersResync(t *testing.T) {
-	calls, _ := runAll(t, testConfig(), defMeta(), []ev{
+	calls, st := runAll(t, testConfig(), defMeta(), []ev{
 		c2s("GET /1 HTTP/1.1\r\nHost: h\r\nX-Long: aaaa"),
 		gap(model.ClientToServer, 100),
 		c2s("bbbb GET /spliced HTTP/1.1\r\nX: y\r\n\r\nGET /2 HTTP/1.1\r\nHost: h\r\n\r\n"),
 		s2c("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+		s2c("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
+	})
+	wantN(t, calls, 2)
+	c := calls[0]
+	want(t, "partial request kept", c.URI, "/1")
+	want(t, "its complete field", c.Host, "h")
+	want(t, "cut field dropped", len(c.ReqHeaders), 1)
+	want(t, "gap flag", hasFlag(c, model.FlagReqGap), true)
+	want(t, "answered in order", c.Status, uint16(200))
+	want(t, "clean request after the hole", calls[1].URI, "/2")
+	want(t, "not flagged", hasFlag(calls[1], model.FlagReqGap), false)
+	want(t, "its answer", calls[1].Status, uint16(404))
+	want(t, "cut line and spliced bytes skipped", st.SkippedBytes >= uint64(len("X-Long: aaaa")+len("bbbb GET /spliced HTTP/1.1\r\n")), true)
+}
+
+// TestGapInResponseHead: a status line and Content-Type that arrived before
+// a hole in the response's header block are kept; the body's framing is
+// unknown, so the next response is found by resyncing.
+func TestGapInResponseHead(t *testing.T) {
+	calls, _ := runAll(t, testConfig(), defMeta(), []ev{
+		c2s("GET /1 HTTP/1.1\r\nHost: h\r\n\r\n"),
+		c2s("GET /2 HTTP/1.1\r\nHost: h\r\n\r\n"),
+		s2c("HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Len"),
+		gap(model.ServerToClient, 40),
+		s2c("HTTP/1.1 204 No Content\r\n\r\n"),
+	})
+	wantN(t, calls, 2)
+	c := calls[0]
+	want(t, "status from the cut head", c.Status, uint16(201))
+	want(t, "content type from the cut head", c.RespBody.ContentType, "application/json")
+	want(t, "gap flag", hasFlag(c, model.FlagRespGap), true)
+	want(t, "body unknown", c.RespBody.Truncated, true)
+	want(t, "second", calls[1].Status, uint16(204))
+	want(t, "second not flagged", hasFlag(calls[1], model.FlagRespGap), false)
+}
+
+// TestGapInStartLine: a hole inside the request line leaves nothing to
+// record; the request is lost and parsing resyncs.
+func TestGapInStartLine(t *testing.T) {
+	calls, _ := runAll(t, testConfig(), defMeta(), []ev{
+		c2s("GET /api/v1/orders/6"),
+		gap(model.ClientToServer, 60),
+		c2s("GET /2 HTTP/1.1\r\nHost: h\r\n\r\n"),
+		s2c("HTTP/1.1 204 No Content\r\n\r\n"),
 	})
 	wantN(t, calls, 1)
-	want(t, "only the clean request", calls[0].URI, "/2")
-	want(t, "status", calls[0].Status, uint16(200))
+	want(t, "only the whole request", calls[0].URI, "/2")
 }
 
 func TestOneSided(t *testing.T) {

@@ -50,8 +50,12 @@
 //   - Methods must be letters, '-' or '_' (stricter than an RFC token): all
 //     registered methods fit, while "GET%00" or digits are not taken for
 //     HTTP (Suricata detects HTTP by method the same way).
-//   - A header block cut off by Close (capture ended mid-headers) is still
-//     recorded with the complete lines seen and FlagReqGap/FlagRespGap.
+//   - A header block cut off by Close (capture ended mid-headers) or by a
+//     gap (a snap length, a lost segment) is still recorded with the start
+//     line and the complete field lines seen, flagged FlagReqGap or
+//     FlagRespGap; after a gap the direction then resyncs, since the
+//     framing fields may be among the lost ones. A gap inside the start
+//     line loses the message.
 //   - Bytes a gap left unseen in a body are counted in Body.Bytes (so it is
 //     the message length, as http.length in Suricata) but Data stops at the
 //     hole.

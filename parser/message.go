@@ -569,6 +569,9 @@ func (c *Conn) onRequest(h *half, start, rest string, fl fieldLines, rx *reqExtr
 	call.Method = method
 	call.URI = target
 	call.Proto = version
+	if h.partial {
+		call.Flags |= model.FlagReqGap
+	}
 	if len(version) == 0 {
 		// "GET /" followed by header lines: not HTTP/0.9 (which has no
 		// headers); treated as the HTTP/1.0 it behaves like.
@@ -788,6 +791,9 @@ func (c *Conn) onResponse(h *half, start, rest string, fl fieldLines, ts time.Ti
 	code, numeric := threeDigits(codeS)
 	var mi msgInfo
 	var flags model.CallFlags
+	if h.partial {
+		flags = model.FlagRespGap
+	}
 
 	// Interim responses (1xx but 101): not final, recorded on the waiting
 	// request. A 101 goes on as a final response; the switch below decides
