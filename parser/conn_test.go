@@ -624,3 +624,17 @@ func TestSplitInvariantEdges(t *testing.T) {
 		})
 	}
 }
+
+// TestCloseInHeaders: a capture that ends inside a header block still
+// records the request as it arrived, flagged; a bodiless one too (the flag
+// was once set only on a message still open after its head was parsed).
+func TestCloseInHeaders(t *testing.T) {
+	calls, _ := runAll(t, testConfig(), defMeta(), []ev{
+		c2s("GET /1 HTTP/1.1\r\nHost: h\r\nX-Cut: a"),
+	})
+	wantN(t, calls, 1)
+	want(t, "uri", calls[0].URI, "/1")
+	want(t, "host", calls[0].Host, "h")
+	want(t, "gap flag", hasFlag(calls[0], model.FlagReqGap), true)
+	want(t, "no response", hasFlag(calls[0], model.FlagNoResponse), true)
+}
