@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/apisensor/apisensor/sensor"
 )
 
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -98,5 +101,23 @@ func TestRunErrors(t *testing.T) {
 		if code != c.code || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, stderr %q; want exit %d mentioning %q", c.args, code, stderr, c.code, c.want)
 		}
+	}
+}
+
+// The summary says how much of the missed bytes a short snap length cut,
+// and says nothing of it when there is none.
+func TestSummarySnapCut(t *testing.T) {
+	var s sensor.Summary
+	s.Gaps, s.MissedBytes = 3, 900
+	var b bytes.Buffer
+	printSummary(&b, s, time.Second, "out")
+	if strings.Contains(b.String(), "snap length") || !strings.Contains(b.String(), "gaps 3 (900 bytes missed), drops 0") {
+		t.Errorf("without cuts:\n%s", b.String())
+	}
+	s.Reassembly.SnapCutBytes = 600
+	b.Reset()
+	printSummary(&b, s, time.Second, "out")
+	if !strings.Contains(b.String(), "gaps 3 (900 bytes missed, 600 of them cut by the capture's snap length), drops 0") {
+		t.Errorf("with cuts:\n%s", b.String())
 	}
 }

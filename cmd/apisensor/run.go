@@ -264,8 +264,13 @@ func printSummary(w io.Writer, s sensor.Summary, elapsed time.Duration, out stri
 	}
 	fmt.Fprintf(w, "apisensor: %d packets (%.1f MB) in %.2fs, %.0f packets/s\n",
 		s.Packets, float64(s.Bytes)/1e6, secs, float64(s.Packets)/secs)
-	fmt.Fprintf(w, "  flows %d, calls %d, parse errors %d, gaps %d (%d bytes missed), drops %d",
-		s.Flows, s.Calls, s.ParseErrors, s.Gaps, s.MissedBytes, s.Drops)
+	fmt.Fprintf(w, "  flows %d, calls %d, parse errors %d, gaps %d (%d bytes missed", s.Flows, s.Calls, s.ParseErrors, s.Gaps, s.MissedBytes)
+	if cut := s.Reassembly.SnapCutBytes; cut > 0 {
+		// Not loss on the wire: the capture kept only the first bytes of
+		// each frame.
+		fmt.Fprintf(w, ", %d of them cut by the capture's snap length", cut)
+	}
+	fmt.Fprintf(w, "), drops %d", s.Drops)
 	if s.KernelDrops > 0 {
 		fmt.Fprintf(w, ", kernel drops %d", s.KernelDrops)
 	}
