@@ -228,17 +228,19 @@ func (a *Assembler) Packet(d *capture.Decoded) {
 			h.started = true
 			h.next = seq
 		}
-		// Fast path: exactly the next bytes and nothing buffered. No copy.
-		if len(payload) == 0 {
-		} else if seq == h.next && len(h.segs) == 0 && !h.finPending && !c.reset {
-			h.next += uint32(len(payload))
-			a.stats.DeliveredBytes += uint64(len(payload))
-			c.stream.Data(dir, payload, d.TS)
-		} else {
-			a.data(c, dir, seq, payload, d.TS)
+		before := h.next
+		if len(payload) > 0 {
+			// Fast path: exactly the next bytes and nothing buffered. No copy.
+			if seq == h.next && len(h.segs) == 0 && !h.finPending && !c.reset {
+				h.next += uint32(len(payload))
+				a.stats.DeliveredBytes += uint64(len(payload))
+				c.stream.Data(dir, payload, d.TS)
+			} else {
+				a.data(c, dir, seq, payload, d.TS)
+			}
 		}
 		if d.Cut > 0 {
-			a.snapCut(c, dir, seq+uint32(len(payload)), d.Cut, d.TS)
+			a.snapCut(c, dir, before, seq+uint32(len(payload)), d.Cut, d.TS)
 		}
 	}
 	if fin {
@@ -345,24 +347,29 @@ func (a *Assembler) ackAdvance(c *conn, dir model.Direction, ack uint32, ts time
 	}
 }
 
-// snapCut reports the cut bytes of a segment whose captured part ends at
-// end as gaps, once delivery has reached end: the capture's snap length
-// dropped them, so no later packet brings them, and waiting for the hole
-// to fill (or for an acknowledgement beyond it) would hold the stream's
-// parser in the middle of a message. A segment delivered only in part
-// (buffered out of order, a retransmit of bytes already passed) leaves its
-// hole to the usual handling. Bytes buffered inside the cut range are
-// delivered in their place.
-func (a *Assembler) snapCut(c *conn, dir model.Direction, end uint32, cut int, ts time.Time) {
+// snapCut reports the cut bytes [end, end+cut) of a segment whose captured
+// part ends at end as gaps, once delivery is inside that range: the
+// capture's snap length dropped them, so no later packet brings them, and
+// waiting for the hole to fill (or for an acknowledgement beyond it) would
+// hold the stream's parser in the middle of a message. Delivery may be past
+// end only through this segment (before is h.next before it came), which
+// drained buffered bytes that start at end: then only the rest of the range
+// is a gap. A segment that delivery has not reached (buffered behind a
+// hole) or had already passed (a retransmit) leaves it to the usual hole
+// handling. Buffered bytes inside the range are delivered in its place.
+func (a *Assembler) snapCut(c *conn, dir model.Direction, before, end uint32, cut int, ts time.Time) {
 	h := &c.h[dir]
-	if h.next != end {
+	stop := end + uint32(cut)
+	if seqDiff(h.next, end) < 0 || seqDiff(h.next, stop) >= 0 || h.next != end && seqDiff(end, before) <= 0 {
 		return
 	}
-	stop := end + uint32(cut)
+	// The range is stream bytes like any: they cancel an earlier FIN or
+	// RST that they lie beyond (continued), and may complete a FIN.
+	a.continued(c, h, stop)
 	for {
 		n := seqDiff(stop, h.next)
 		if n <= 0 {
-			return
+			break
 		}
 		if len(h.segs) > 0 {
 			n = min(n, seqDiff(h.segs[0].seq, h.next))
@@ -372,9 +379,12 @@ func (a *Assembler) snapCut(c *conn, dir model.Direction, end uint32, cut int, t
 			a.gap(c, dir, int(n), ts)
 		}
 		if len(h.segs) == 0 {
-			return
+			break
 		}
 		a.deliver(c, dir, nil, ts)
+	}
+	if h.finPending && seqDiff(h.next, h.finSeq) >= 0 {
+		h.finished = true
 	}
 }
 

@@ -746,3 +746,45 @@ func TestSnapCut(t *testing.T) {
 		t.Fatalf("at close %q, want %q", got, want)
 	}
 }
+
+// A cut range that completes a stream whose FIN came early closes the
+// connection at once (the FIN is covered), without waiting for a timeout.
+func TestSnapCutCompletesFin(t *testing.T) {
+	a, f := newTest(t, nil)
+	c := newConv(t, a)
+	c.handshake()
+	c.c2s(0, 0, fA, "abc")
+	c.c2s(13, 0, fA|fF, "") // the FIN overtook the cut segment
+	c.s2c(0, 14, fA|fF, "")
+	c.cut(3, fA, "def", 7)
+	s := only(t, f)
+	if !s.closed || s.text(c2s) != "abcdef[gap 7]" {
+		t.Fatalf("closed %v text %q", s.closed, s.text(c2s))
+	}
+	if st := a.Stats(); st.ClosedFin != 1 || st.SnapCutBytes != 7 || st.MissedBytes != 7 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+// A buffered segment that starts right where the cut segment's captured
+// bytes end is delivered with it; the rest of the cut range is the gap.
+// A retransmit whose cut range delivery already passed adds no gap.
+func TestSnapCutAfterBufferedTail(t *testing.T) {
+	a, f := newTest(t, nil)
+	c := newConv(t, a)
+	c.handshake()
+	c.c2s(5, 0, fA, "XY")
+	c.cut(0, fA, "abcde", 10)
+	s := only(t, f)
+	if got, want := s.text(c2s), "abcdeXY[gap 8]"; got != want {
+		t.Fatalf("got %q want %q", got, want)
+	}
+	c.c2s(15, 0, fA, "0123456789")
+	c.cut(0, fA, "abcde", 20) // retransmitted, cut shorter: its range is behind delivery
+	if got, want := s.text(c2s), "abcdeXY[gap 8]0123456789"; got != want {
+		t.Fatalf("after the retransmit %q want %q", got, want)
+	}
+	if st := a.Stats(); st.SnapCutBytes != 8 || st.MissedBytes != 8 || st.Retransmits != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+}

@@ -57,10 +57,12 @@
 // Snap length: bytes of a segment the capture cut off (Decoded.Cut: the IP
 // length says they were sent, the record says the capture lost them) are a
 // gap reported right after the segment's captured bytes, when delivery
-// reaches them with it (Stats.SnapCutBytes). Waiting for a hole that never
-// fills would stall the stream at every long segment of a capture taken
-// with a short snap length. A cut segment buffered behind another hole
-// leaves its tail to the rules above.
+// reaches them with it (Stats.SnapCutBytes); buffered bytes inside the cut
+// range are delivered in their place, and the range counts for FIN and RST
+// like data. Waiting for a hole that never fills would stall the stream at
+// every long segment of a capture taken with a short snap length. A cut
+// segment buffered behind another hole, or a retransmit delivery already
+// passed, leaves its tail to the rules above.
 //
 // Connection setup: a SYN sets the client's ISN, a SYN-ACK the server's (and
 // the client's, from its ACK, when the SYN was not captured; such a
