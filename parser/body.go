@@ -385,18 +385,39 @@ func (c *Conn) Gap(dir model.Direction, n int, ts time.Time) {
 		c.enterResync(h, true)
 		h.lostStart = true
 	case stHead:
-		if h.lines >= 1 {
+		if h.lines == 1 && h.v09Pending() {
+			// "GET /x" and its line end, nothing after: an HTTP/0.9
+			// request is whole, as at a close.
+			c.finishV09Request(h)
+			return
+		}
+		if h.lines >= 1 && (h.probe == probeNone || fieldsSoFar(h.buf[:min(h.lineStart, len(h.buf))])) {
 			// The start line passed startLineOK: the message is real and
 			// only its tail is missing (typically a capture's snap length
-			// cutting a segment). Record what arrived, as at a close
-			// (finishPartialHead), instead of losing the request line and
-			// status: the framing fields may be among the lost ones, so
-			// whatever follows the hole is found by resyncing.
-			c.p.st.skipped.Add(uint64(len(h.buf) - h.lineStart))
+			// cutting a segment). Record what arrived, as at a close,
+			// instead of losing the request line and status; the framing
+			// fields may be among the lost ones, so whatever follows the
+			// hole is found by resyncing. A start found while resyncing
+			// (inside a body, maybe) must also have shown a well-formed
+			// field line: its first line alone is weak evidence.
+			if cut := len(h.buf) - h.lineStart; cut > 0 {
+				c.p.st.skipped.Add(uint64(cut))
+			}
 			c.finishPartialHead(h, ts)
 			switch h.st {
-			case stDead, stTunnel:
-				return // 101 or CONNECT: no HTTP follows anyway
+			case stDead:
+				return // a 101: another protocol follows
+			case stTunnel:
+				if !h.isReq {
+					return // a 2xx to CONNECT: the tunnel's bytes follow
+				}
+				// A CONNECT: its answer may be a 407 and the client's
+				// next CONNECT; look for requests.
+			case stResync:
+				// onRequest found the framing broken and resyncs already;
+				// the next byte follows a hole.
+				h.atLineStart, h.probe = true, probeSplit
+				return
 			case stStart:
 			default:
 				c.endMessage(h, ts)
@@ -449,18 +470,68 @@ func (c *Conn) Close(ts time.Time) {
 }
 
 // finishPartialHead records a message whose header block was cut by the end
-// of the connection: the start line and complete header lines are kept (a
-// capture that ends mid-headers still shows the request that was made).
+// of the connection or by a gap: the start line and complete header lines
+// are kept (a capture that ends mid-headers, or was taken with a short snap
+// length, still shows the request that was made), and the call is flagged
+// FlagReqGap/FlagRespGap (half.partial).
 func (c *Conn) finishPartialHead(h *half, ts time.Time) {
 	if h.st != stHead || h.lines < 1 || len(h.buf) < h.lineStart {
 		return
 	}
-	block := append(h.buf[:h.lineStart:h.lineStart], "\r\n"...)
-	h.buf = nil
-	h.partial = true // onRequest/onResponse flag the gap on the call
+	// In place: the cut line's bytes give way, and onHead copies the block.
+	block := append(h.buf[:h.lineStart], "\r\n"...)
+	h.partial = true
 	c.onHead(h, block, nil, h.lastTS)
 	h.partial = false
+	h.buf = h.buf[:0]
 	if h.body != nil {
 		h.body.Truncated = h.st != stStart
 	}
+}
+
+// fieldsSoFar reports whether the complete lines after a start line include
+// a field line and all are well formed: "name:" with name a token, or an
+// obs-fold continuation. lines ends with the last complete line's LF.
+func fieldsSoFar(lines []byte) bool {
+	nl := bytes.IndexByte(lines, '\n')
+	if nl < 0 {
+		return false
+	}
+	rest := lines[nl+1:]
+	n := 0
+	for len(rest) > 0 {
+		end := bytes.IndexByte(rest, '\n')
+		if end < 0 {
+			return false
+		}
+		line := trimCR(rest[:end])
+		rest = rest[end+1:]
+		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			if n == 0 {
+				return false
+			}
+			continue
+		}
+		colon := bytes.IndexByte(line, ':')
+		if colon <= 0 {
+			return false
+		}
+		for _, ch := range line[:colon] {
+			if !isTokenChar(ch) {
+				return false
+			}
+		}
+		n++
+	}
+	return n > 0
+}
+
+// isTokenChar reports whether ch may appear in a field name (RFC 9110
+// tchar).
+func isTokenChar(ch byte) bool {
+	switch {
+	case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9':
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~", ch) >= 0
 }

@@ -381,7 +381,9 @@ func TestGapInHeadersResync(t *testing.T) {
 	want(t, "clean request after the hole", calls[1].URI, "/2")
 	want(t, "not flagged", hasFlag(calls[1], model.FlagReqGap), false)
 	want(t, "its answer", calls[1].Status, uint16(404))
-	want(t, "cut line and spliced bytes skipped", st.SkippedBytes >= uint64(len("X-Long: aaaa")+len("bbbb GET /spliced HTTP/1.1\r\n")), true)
+	// The cut line, the rest of the line the hole ended in, and the
+	// spliced request's field lines up to /2.
+	want(t, "skipped", st.SkippedBytes, uint64(len("X-Long: aaaa")+len("bbbb GET /spliced HTTP/1.1\r\n")+len("X: y\r\n\r\n")))
 }
 
 // TestGapInResponseHead: a status line and Content-Type that arrived before
@@ -637,4 +639,75 @@ func TestCloseInHeaders(t *testing.T) {
 	want(t, "host", calls[0].Host, "h")
 	want(t, "gap flag", hasFlag(calls[0], model.FlagReqGap), true)
 	want(t, "no response", hasFlag(calls[0], model.FlagNoResponse), true)
+}
+
+// A start line found while resyncing needs a well-formed field line before
+// a hole to be kept: a request or status line quoted in a body and cut by
+// the hole is not a message, and must not take another's response.
+func TestGapPartialHeadInBody(t *testing.T) {
+	calls, _ := runAll(t, testConfig(), defMeta(), []ev{
+		c2s("POST /upload HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Len"),
+		gap(model.ClientToServer, 100),
+		c2s("GET /from/a/log HTTP/1.1\r\nUser-Agent: x"),
+		gap(model.ClientToServer, 100),
+		s2c("HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\nX-Cu"),
+		gap(model.ServerToClient, 100),
+		s2c("2024 proxy log: upstream said HTTP/1.1 502 Bad Gateway\r\nretrying"),
+		gap(model.ServerToClient, 100),
+		c2s("GET /2 HTTP/1.1\r\nHost: h\r\n\r\n"),
+		s2c("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+	})
+	wantN(t, calls, 2)
+	want(t, "first", calls[0].URI, "/upload")
+	want(t, "its answer", calls[0].Status, uint16(201))
+	want(t, "second", calls[1].URI, "/2")
+	want(t, "its answer", calls[1].Status, uint16(200))
+}
+
+// A CONNECT whose head a hole cut is answered 407 and retried: the retry
+// is parsed (the cut CONNECT does not turn the client side into a tunnel).
+func TestGapInConnectHead(t *testing.T) {
+	calls, _ := runAll(t, testConfig(), defMeta(), []ev{
+		c2s("CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\nUser-Ag"),
+		gap(model.ClientToServer, 30),
+		c2s("t\r\n\r\n"),
+		s2c("HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n"),
+		c2s("CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n"),
+		s2c("HTTP/1.1 200 Connection established\r\n\r\n"),
+		c2s("\x16\x03\x01\x02\x00"),
+	})
+	wantN(t, calls, 2)
+	want(t, "cut CONNECT answered", calls[0].Status, uint16(407))
+	want(t, "cut CONNECT flagged", hasFlag(calls[0], model.FlagReqGap), true)
+	want(t, "retry", calls[1].Method, "CONNECT")
+	want(t, "retry answered", calls[1].Status, uint16(200))
+	want(t, "tunnel", hasFlag(calls[1], model.FlagConnect), true)
+}
+
+// "GET /x" and its line end, then a hole: an HTTP/0.9 request, as at a
+// close; the raw reply is its body.
+func TestGapAfterHTTP09Line(t *testing.T) {
+	calls, _ := runAll(t, testConfig(), defMeta(), []ev{
+		c2s("GET /x\r\n"),
+		gap(model.ClientToServer, 10),
+		s2c("hello world"),
+	})
+	wantN(t, calls, 1)
+	want(t, "proto", calls[0].Proto, "HTTP/0.9")
+	want(t, "body", string(calls[0].RespBody.Data), "hello world")
+}
+
+// A 100 Continue cut by a hole still counts on the request, with resp_gap.
+func TestGapInInterimHead(t *testing.T) {
+	calls, _ := runAll(t, testConfig(), defMeta(), []ev{
+		c2s("POST /u HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n"),
+		s2c("HTTP/1.1 100 Continue\r\nX-A: b\r\nX-"),
+		gap(model.ServerToClient, 5),
+		c2s("hi"),
+		s2c("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+	})
+	wantN(t, calls, 1)
+	want(t, "interim", len(calls[0].Interim), 1)
+	want(t, "gap flag", hasFlag(calls[0], model.FlagRespGap), true)
+	want(t, "final", calls[0].Status, uint16(200))
 }

@@ -54,8 +54,11 @@
 //     gap (a snap length, a lost segment) is still recorded with the start
 //     line and the complete field lines seen, flagged FlagReqGap or
 //     FlagRespGap; after a gap the direction then resyncs, since the
-//     framing fields may be among the lost ones. A gap inside the start
-//     line loses the message.
+//     framing fields may be among the lost ones. A start line found while
+//     resyncing must also show a well-formed field line before the hole
+//     (its first line alone could be text quoted in a body). A gap inside
+//     the start line loses the message; "GET /x" and its line end, then a
+//     gap, is HTTP/0.9, as at a close.
 //   - Bytes a gap left unseen in a body are counted in Body.Bytes (so it is
 //     the message length, as http.length in Suricata) but Data stops at the
 //     hole.

@@ -623,7 +623,10 @@ func (c *Conn) onRequest(h *half, start, rest string, fl fieldLines, rx *reqExtr
 		if !mi.chunked {
 			// RFC 9112 §6.3(4): a request whose TE does not end in chunked
 			// has no determinable length: the server must reject and close.
-			c.p.count(ReasonBadContentLength)
+			// (Unless the head was cut: its last coding may be lost.)
+			if !h.partial {
+				c.p.count(ReasonBadContentLength)
+			}
 			c.endMessage(h, ts)
 			c.enterResync(h, false)
 			return
@@ -809,7 +812,7 @@ func (c *Conn) onResponse(h *half, start, rest string, fl fieldLines, ts time.Ti
 		c.p.st.interim.Add(1)
 		if waiting != nil && !h.resynced && len(waiting.call.Interim) < 16 {
 			waiting.call.Interim = append(waiting.call.Interim, code)
-			waiting.call.Flags |= model.FlagInterim
+			waiting.call.Flags |= model.FlagInterim | flags&model.FlagRespGap
 		}
 		h.st = stStart
 		return
