@@ -409,6 +409,11 @@ func TestSnapLengthCapture(t *testing.T) {
 			if gapped == 0 || sum.Gaps == 0 || sum.MissedBytes == 0 {
 				t.Errorf("snap length %d: %d calls flagged, %d gaps, %d bytes missed; want all > 0", tc.snap, gapped, sum.Gaps, sum.MissedBytes)
 			}
+			// Every missed byte is a known cut, found at once: none waited
+			// for an acknowledgement or a cap.
+			if r := sum.Reassembly; r.SnapCutBytes != r.MissedBytes || r.AckGaps != 0 || r.CapGaps != 0 {
+				t.Errorf("snap cut %d of %d missed bytes, %d ack gaps, %d cap gaps", r.SnapCutBytes, r.MissedBytes, r.AckGaps, r.CapGaps)
+			}
 			t.Logf("snap %d, %s: %d/%d transactions, %d flagged with a gap, %d gaps, %d bytes missed",
 				tc.snap, tc.encap, len(calls), len(truth), gapped, sum.Gaps, sum.MissedBytes)
 		})
