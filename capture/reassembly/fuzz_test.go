@@ -45,6 +45,7 @@ func FuzzAssembler(f *testing.F) {
 		c.ciss, c.siss = isn[0], isn[1]
 		c.handshake()
 		var span, wire [2]uint32 // furthest byte captured; sent (cuts included)
+		ordered := [2]bool{true, true} // every segment started where the last one ended
 		buf := make([]byte, 256)
 		for ; len(in) >= 6; in = in[6:] {
 			dir := model.Direction(in[0] & 1)
@@ -66,6 +67,9 @@ func FuzzAssembler(f *testing.F) {
 			}
 			if flags&fS != 0 {
 				seq--
+			}
+			if n+int(in[0]>>5)*3 > 0 && off != wire[dir] {
+				ordered[dir] = false
 			}
 			d := pkt(from, to, seq, isn[dir.Reverse()]+1+ackOff, flags, p, c.step())
 			d.Cut = int(in[0]>>5) * 3
@@ -102,6 +106,10 @@ func FuzzAssembler(f *testing.F) {
 			// stay unknown: so up to the furthest byte sent, not exactly.
 			if got := s.bytes[d] + s.gaps[d]; got < int64(span[d]) || got > int64(max(wire[d], span[d])) {
 				t.Fatalf("dir %d: delivered %d + gaps %d outside captured span %d .. sent span %d", d, s.bytes[d], s.gaps[d], span[d], wire[d])
+			}
+			// In order, every cut was reached with its segment: exact.
+			if got := s.bytes[d] + s.gaps[d]; ordered[d] && got != int64(wire[d]) {
+				t.Fatalf("dir %d in order: delivered %d + gaps %d != sent span %d", d, s.bytes[d], s.gaps[d], wire[d])
 			}
 		}
 		if st.MissedBytes != uint64(s.gaps[0]+s.gaps[1]) || st.DeliveredBytes != uint64(s.bytes[0]+s.bytes[1]) {
