@@ -45,6 +45,21 @@ func writeAPICapture(t testing.TB, dir string, cfg gen.APIConfig) (string, []gen
 	return path, truth
 }
 
+// encapCapture writes the 20k-packet, 16-client API capture wrapped in the
+// named encapsulation (gen.ParseEncap) into dir.
+func encapCapture(t testing.TB, dir, encap string) (string, []gen.Transaction) {
+	t.Helper()
+	enc, err := gen.ParseEncap(encap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc := gen.DefaultAPIConfig()
+	gc.Packets = 20_000
+	gc.Clients = 16
+	gc.Encap = enc
+	return writeAPICapture(t, dir, gc)
+}
+
 // callKey is what the ground truth pins down about a call.
 func callKey(src, dst, method, host, uri string, status uint16, req, resp int64, principal string) string {
 	return fmt.Sprintf("%s>%s %s %s%s %d req=%d resp=%d %s", src, dst, method, host, uri, status, req, resp, principal)
@@ -103,15 +118,7 @@ func TestGroundTruthEncapsulations(t *testing.T) {
 	dir := t.TempDir()
 	for _, name := range []string{"none", "vlan", "qinq", "vxlan", "geneve", "gre", "erspan2", "erspan3", "mpls"} {
 		t.Run(name, func(t *testing.T) {
-			enc, err := gen.ParseEncap(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			gc := gen.DefaultAPIConfig()
-			gc.Packets = 20_000
-			gc.Clients = 16
-			gc.Encap = enc
-			path, truth := writeAPICapture(t, dir, gc)
+			path, truth := encapCapture(t, dir, name)
 			cfg := testConfig()
 			cfg.Files = []string{path}
 			calls, sum := runCapture(t, cfg)
@@ -378,15 +385,7 @@ func TestSnapLengthCapture(t *testing.T) {
 		snap  int
 	}{{"none", 200}, {"none", 400}, {"vxlan", 300}, {"erspan3", 300}} {
 		t.Run(fmt.Sprintf("%s-%d", tc.encap, tc.snap), func(t *testing.T) {
-			enc, err := gen.ParseEncap(tc.encap)
-			if err != nil {
-				t.Fatal(err)
-			}
-			gc := gen.DefaultAPIConfig()
-			gc.Packets = 20_000
-			gc.Clients = 16
-			gc.Encap = enc
-			full, truth := writeAPICapture(t, dir, gc)
+			full, truth := encapCapture(t, dir, tc.encap)
 			cut := filepath.Join(dir, fmt.Sprintf("snap-%s-%d.pcap", tc.encap, tc.snap))
 			snapCopy(t, full, cut, tc.snap)
 			cfg := testConfig()
