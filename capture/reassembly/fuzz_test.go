@@ -44,7 +44,7 @@ func FuzzAssembler(f *testing.F) {
 		c := newConv(t, a)
 		c.ciss, c.siss = isn[0], isn[1]
 		c.handshake()
-		var span, wire [2]uint32 // furthest byte captured; sent (cuts included)
+		var span, wire [2]uint32       // furthest byte captured; sent (cuts included)
 		ordered := [2]bool{true, true} // every segment started where the last one ended
 		buf := make([]byte, 256)
 		for ; len(in) >= 6; in = in[6:] {
