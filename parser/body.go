@@ -490,8 +490,8 @@ func (c *Conn) finishPartialHead(h *half, ts time.Time) {
 }
 
 // fieldsSoFar reports whether the complete lines after a start line include
-// a field line and all are well formed: "name:" with name a token, or an
-// obs-fold continuation. lines ends with the last complete line's LF.
+// a field line and all are well formed as addField sees them ("name:"), or
+// obs-fold continuations. lines ends with the last complete line's LF.
 func fieldsSoFar(lines []byte) bool {
 	nl := bytes.IndexByte(lines, '\n')
 	if nl < 0 {
@@ -512,26 +512,11 @@ func fieldsSoFar(lines []byte) bool {
 			}
 			continue
 		}
-		colon := bytes.IndexByte(line, ':')
-		if colon <= 0 {
+		// addField's test: a colon with a name before it.
+		if colon := bytes.IndexByte(line, ':'); colon <= 0 || len(trimOWS(line[:colon])) == 0 {
 			return false
-		}
-		for _, ch := range line[:colon] {
-			if !isTokenChar(ch) {
-				return false
-			}
 		}
 		n++
 	}
 	return n > 0
-}
-
-// isTokenChar reports whether ch may appear in a field name (RFC 9110
-// tchar).
-func isTokenChar(ch byte) bool {
-	switch {
-	case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", ch) >= 0
 }
