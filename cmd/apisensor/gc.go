@@ -19,7 +19,8 @@ import (
 // runtime collects as often as it must, whatever GOGC says.
 const (
 	defaultGCPercent = 400
-	// defaultMemLimit applies when no cgroup limit is found.
+	// defaultMemLimit is the soft limit's upper bound; a cgroup memory
+	// limit lowers it to three quarters of that limit.
 	defaultMemLimit = 1 << 30
 )
 
@@ -39,8 +40,9 @@ func chooseGC(getenv func(string) string, cgroupLimit int64) gcSettings {
 	if getenv("GOMEMLIMIT") == "" {
 		g.MemLimit = defaultMemLimit
 		if cgroupLimit > 0 {
-			// Leave a quarter for what the Go heap does not count: stacks,
-			// the AF_PACKET rings, the binary, page cache of the outputs.
+			// Leave a quarter for what the Go runtime does not manage and
+			// the limit does not count: the AF_PACKET rings, the binary,
+			// page cache of the outputs.
 			g.MemLimit = min(g.MemLimit, cgroupLimit/4*3)
 		}
 	}
