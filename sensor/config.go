@@ -49,7 +49,7 @@ type Config struct {
 	FileFilter string
 	Dec        capture.DecoderConfig
 
-	Workers    int           // flow-sharded workers; default: number of CPUs
+	Workers    int           // flow-sharded workers; default: GOMAXPROCS (the CPUs the process may use, cgroup quota included)
 	BatchSize  int           // packets a dispatch batch holds
 	QueueDepth int           // batches queued per worker
 	TickEvery  time.Duration // packet time between idle-timeout sweeps
@@ -83,7 +83,7 @@ func DefaultConfig() Config {
 	return Config{
 		File:       capture.DefaultFileConfig(),
 		Dec:        capture.DefaultDecoderConfig(),
-		Workers:    runtime.NumCPU(),
+		Workers:    runtime.GOMAXPROCS(0),
 		BatchSize:  512,
 		QueueDepth: 8,
 		TickEvery:  time.Second,

@@ -73,7 +73,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		filter                = fs.String("filter", "", "BPF `expression` (tcpdump syntax): applied in the kernel with -i; with -r to Ethernet frames in user space (frames of other link types pass)")
 		cfgPath               = fs.String("config", "", "YAML config `file` (flags win)")
 		out                   = fs.String("out", "", "output `dir` for calls.jsonl, endpoints.json, findings.jsonl, openapi.json; '-' = calls on stdout (default \"out\")")
-		workers               = fs.Int("workers", 0, "flow-sharded workers (default: number of CPUs)")
+		workers               = fs.Int("workers", 0, "flow-sharded workers (default: the CPUs the process may use, GOMAXPROCS)")
 		stopAfter             = fs.String("stop-after", "", "stop after a `stage`: decode, reassemble, parse (benchmarks, triage)")
 		statsJSON             = fs.String("stats-json", "", "write the run summary as JSON to `file`")
 		hmacFile              = fs.String("hmac-key-file", "", "`file` holding the per-deployment key for apikey:/session: principals")
