@@ -684,9 +684,8 @@ func (p *pump) publish() {
 	p.s.bytes.Add(p.bytes)
 	p.pkts, p.bytes = 0, 0
 	if p.file != nil {
-		done, total := p.file.Progress()
+		done, _ := p.file.Progress() // the total was published by Run
 		p.s.fileDone.Store(done)
-		p.s.fileTotal.Store(total)
 	}
 }
 
