@@ -183,7 +183,7 @@ func newHostSpec() *hostSpec {
 
 // add files o under its template, and takes the path parameter names
 // from it (o.params).
-func (hs *hostSpec) add(o *specOp) {
+func (hs *hostSpec) add(o *specOp) bool {
 	n := hs.root
 	for _, seg := range splitPath(o.tmpl, nil) {
 		if i := strings.IndexByte(seg, '{'); i >= 0 {
@@ -226,7 +226,7 @@ func (hs *hostSpec) add(o *specOp) {
 		n.ops = map[string]*specOp{}
 	}
 	if _, dup := n.ops[o.method]; dup {
-		return // first spec wins
+		return false // first spec wins
 	}
 	if n.tmpl == "" {
 		n.tmpl = o.tmpl
@@ -236,6 +236,7 @@ func (hs *hostSpec) add(o *specOp) {
 	hs.ops = append(hs.ops, o)
 	shape := versionFreeShape(o.tmpl)
 	hs.shapes[shape] = append(hs.shapes[shape], o)
+	return true
 }
 
 // match finds the documented path for segs, preferring literals.
@@ -361,7 +362,9 @@ func OperationTemplate(base, path string) string {
 	return t
 }
 
-// addSpec registers every operation of doc under the hosts it applies to.
+// addSpec registers every operation of doc under the hosts it applies to,
+// and returns how many it filed (a second operation with the same method
+// and template on a host is not: the first spec wins).
 func addSpec(specs map[string]*hostSpec, doc *openapi3.T, in SpecInput) int {
 	n := 0
 	if doc.Paths == nil {
@@ -389,7 +392,9 @@ func addSpec(specs map[string]*hostSpec, doc *openapi3.T, in SpecInput) int {
 			seen := map[serverTarget]bool{}
 			for _, t := range targets {
 				if in.Host != "" {
-					t.host = in.Host
+					// Normalised here, like server hosts and call hosts:
+					// a Config built in code need not do it.
+					t.host = model.NormHost(in.Host)
 				}
 				if t.host == "" {
 					t.host = wildcardHost
@@ -404,8 +409,9 @@ func addSpec(specs map[string]*hostSpec, doc *openapi3.T, in SpecInput) int {
 					specs[t.host] = hs
 				}
 				tmpl := OperationTemplate(t.base, p)
-				hs.add(&specOp{file: in.Path, tmpl: tmpl, method: strings.ToUpper(m), deprecated: op.Deprecated})
-				n++
+				if hs.add(&specOp{file: in.Path, tmpl: tmpl, method: strings.ToUpper(m), deprecated: op.Deprecated}) {
+					n++
+				}
 			}
 		}
 	}

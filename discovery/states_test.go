@@ -200,6 +200,12 @@ func TestSpecServerWithPort(t *testing.T) {
 	if err != nil || in.Host != "api.local" {
 		t.Errorf("ParseSpecArg host %q, %v; want api.local", in.Host, err)
 	}
+	// A Config built in code, with the host as an operator would write it.
+	inv = newInv(t, func(c *Config) { c.Specs = []SpecInput{{Host: "API.local:8080", Path: f}} })
+	inv.Observe(call(0, "api.local", "GET", "/users", 200, `{}`))
+	if e := endpointByTemplate(inv.Endpoints(), "api.local", "GET", "/users"); e == nil || e.State != model.StateDocumented {
+		t.Errorf("spec host API.local:8080 in code: /users %+v", e)
+	}
 }
 
 // AWS specs key operations by a fragment the wire never carries: traffic to
@@ -212,6 +218,14 @@ func TestSpecPathFragment(t *testing.T) {
 		"  /#X-Amz-Target=DynamoDB_20120810.PutItem:\n    post:\n      responses: {'200': {description: ok}}\n"
 	if err := os.WriteFile(f, []byte(spec), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	specs := map[string]*hostSpec{}
+	doc, err := LoadSpecFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := addSpec(specs, doc, SpecInput{Path: f}); n != 1 {
+		t.Errorf("addSpec filed %d operations, want 1: both are POST / (the first wins)", n)
 	}
 	inv := newInv(t, func(c *Config) { c.Specs = []SpecInput{{Path: f}} })
 	inv.Observe(call(0, "dynamodb.example", "POST", "/", 200, `{}`))
