@@ -889,6 +889,9 @@ func (h *hostState) prune(n *node) {
 			}
 			if !n.isParam() {
 				p.nLit--
+				// The next look stays a step away, not where the
+				// position stood before it lost children.
+				p.nextEval = min(p.nextEval, p.nLit+max(1, p.nLit/promoteEvalStep))
 			}
 			h.nodes--
 		}
