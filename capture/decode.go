@@ -172,8 +172,7 @@ func (d *Decoder) Decode(p *Packet, out *Decoded) (ok bool) {
 	d.tunnel = 0
 	d.depth = 0
 	d.now = p.TS
-	d.ipCut = 0
-	d.snapCut = p.OrigLen - len(p.Data)
+	d.snapCut = p.OrigLen - len(p.Data) // ipCut is set before every transport call
 	if d.frag != nil {
 		d.frag.startPacket(d)
 	}

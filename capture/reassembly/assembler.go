@@ -364,28 +364,14 @@ func (a *Assembler) snapCut(c *conn, dir model.Direction, before, end uint32, cu
 		return
 	}
 	// The range is stream bytes like any: they cancel an earlier FIN or
-	// RST that they lie beyond (continued), and may complete a FIN.
+	// RST that they lie beyond (continued), and may complete a FIN
+	// (deliver, through skipTo).
 	a.continued(c, h, stop)
-	for {
-		n := seqDiff(stop, h.next)
-		if n <= 0 {
-			break
-		}
-		if len(h.segs) > 0 {
-			n = min(n, seqDiff(h.segs[0].seq, h.next))
-		}
-		if n > 0 {
-			a.stats.SnapCutBytes += uint64(n)
-			a.gap(c, dir, int(n), ts)
-		}
-		if len(h.segs) == 0 {
-			break
-		}
-		a.deliver(c, dir, nil, ts)
+	missed := a.stats.MissedBytes
+	for seqDiff(stop, h.next) > 0 {
+		a.skipTo(c, dir, stop, ts)
 	}
-	if h.finPending && seqDiff(h.next, h.finSeq) >= 0 {
-		h.finished = true
-	}
+	a.stats.SnapCutBytes += a.stats.MissedBytes - missed
 }
 
 // data handles a payload that is not on the fast path.
