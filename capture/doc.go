@@ -14,7 +14,8 @@
 // GRE, ERSPAN I/II/III, IPv4/IPv6-in-IP, Teredo), reassembling IPv4 and
 // IPv6 fragments. Tunnel ids (VLAN, VNI, GRE key, ERSPAN session) are
 // folded into Decoded.Tunnel so the same 5-tuple in two tunnels is two
-// flows; FlowKey.Hash is the symmetric shard hash.
+// flows; Decoded.Hash (equal to the key's FlowKey.Hash, without building
+// the key) is the symmetric shard hash.
 //
 // Ownership: a Source owns the bytes behind Packet.Data until its next
 // Next call. A Decoder (one per dispatcher goroutine, never shared) owns

@@ -314,9 +314,10 @@ var ErrIdle = errors.New("capture: no packet within the poll timeout")
 
 // CompileFilter turns a filter string into a socket filter program for an
 // Ethernet socket. An empty expression gives the one-instruction program
-// "accept snaplen bytes" (nil only for snaplen <= 0, which LiveConfig
-// does not allow: OpenLive needs a program to replace its drop-all
-// filter). Every accepting return of the program is capped at snaplen.
+// "accept snaplen bytes", which applies a configured snap length in the
+// kernel and replaces OpenLive's drop-all filter (nil, for snaplen <= 0,
+// which LiveConfig does not allow, would detach it instead). Every
+// accepting return of the program is capped at snaplen.
 func CompileFilter(expr string, snaplen int) ([]bpf.RawInstruction, error) {
 	expr = strings.TrimSpace(expr)
 	var prog []bpf.RawInstruction
