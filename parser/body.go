@@ -425,14 +425,13 @@ func (c *Conn) Gap(dir model.Direction, n int, ts time.Time) {
 			c.enterResync(h, true)
 			return
 		}
-		// A partial start line: drop it; its message is lost.
-		if h.probe == probeNone {
-			c.p.st.skipped.Add(uint64(len(h.buf)))
-			c.enterResync(h, true)
-			h.lostStart = true
-		} else {
-			c.enterResync(h, true)
-		}
+		// A partial start line, or one found while resyncing with no
+		// field line to back it: drop it; at a message boundary its
+		// message is lost.
+		atBoundary := h.probe == probeNone
+		c.p.st.skipped.Add(uint64(len(h.buf)))
+		c.enterResync(h, true)
+		h.lostStart = atBoundary
 	case stResync:
 		h.atLineStart = true
 		h.probe = probeSplit
