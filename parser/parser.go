@@ -107,7 +107,7 @@ type Parser struct {
 	// The lowercased API-key header and parameter names by length,
 	// compared by hand with ASCII folding (lowerKey): 4 ns against 18 ns for
 	// lowercasing into a buffer and hashing it for a map.
-	apiKeyHeaderByLen [64][]string
+	apiKeyHeaderByLen [maxAPIKeyHeader + 1][]string
 	apiKeyParamByLen  [maxAPIKeyParam + 1][]string
 
 	// Worker scratch, valid only during one head call (one goroutine).
@@ -154,16 +154,13 @@ func New(cfg Config, sink Sink) (*Parser, error) {
 		macSum:        make([]byte, 0, sha256.Size),
 		sessionCookie: make(map[string]struct{}, len(cfg.SessionCookies)),
 	}
+	// Validate (above) rejects names longer than the tables.
 	for n := range lowerSet(cfg.APIKeyHeaders) {
-		if len(n) <= maxAPIKeyHeader { // Validate rejects longer ones
-			p.apiKeyLens |= 1 << uint(len(n))
-			p.apiKeyHeaderByLen[len(n)] = append(p.apiKeyHeaderByLen[len(n)], n)
-		}
+		p.apiKeyLens |= 1 << uint(len(n))
+		p.apiKeyHeaderByLen[len(n)] = append(p.apiKeyHeaderByLen[len(n)], n)
 	}
 	for n := range lowerSet(cfg.APIKeyParams) {
-		if len(n) <= maxAPIKeyParam {
-			p.apiKeyParamByLen[len(n)] = append(p.apiKeyParamByLen[len(n)], n)
-		}
+		p.apiKeyParamByLen[len(n)] = append(p.apiKeyParamByLen[len(n)], n)
 	}
 	p.ends = make([]int32, 0, maxScratchLines)
 	p.scratch = make([]model.Header, 0, 32)

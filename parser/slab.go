@@ -15,7 +15,8 @@ import (
 // Config.RecycleStrings: then their memory is reused too. Safe to call from
 // any goroutine, also while the parser runs, but a given Call from one
 // goroutine only (two recycling it at the same moment could release its
-// chunks twice; handing it back again later is harmless). A Call made by
+// chunks twice; a second hand-back is ignored only until the parser
+// reuses the Call, after which it is a use after Recycle). A Call made by
 // any Parser may be handed to any other; Calls not made by a parser (Slab
 // 0) are ignored.
 //
