@@ -125,6 +125,7 @@ func decodeCases(t testing.TB) []decodeCase {
 		{name: "chdlc", lt: LinkCHDLC, frame: slices.Concat([]byte{0x0f, 0, 0x08, 0x00}, inIP), want: in},
 		{name: "ppp-hdlc", lt: LinkPPP, frame: slices.Concat([]byte{0xff, 0x03, 0x00, 0x21}, inIP), want: in},
 		{name: "ppp-pfc", lt: LinkPPP, frame: slices.Concat([]byte{0x57}, in6IP), want: in6},
+		{name: "ppp-hdlc-50", lt: LinkPPPHDLC, frame: slices.Concat([]byte{0xff, 0x03, 0x00, 0x57}, in6IP), want: in6},
 		{name: "raw-101", lt: LinkRaw, frame: inIP, want: in},
 		{name: "raw-12", lt: LinkRaw12, frame: in6IP, want: in6},
 		{name: "raw-14", lt: LinkRaw14, frame: inIP, want: in},

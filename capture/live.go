@@ -327,7 +327,7 @@ func CompileFilter(expr string, snaplen int) ([]bpf.RawInstruction, error) {
 			return nil, nil
 		}
 		prog = []bpf.RawInstruction{{Op: 0x06, K: uint32(snaplen)}} // ret #snaplen
-	case expr[0] >= '0' && expr[0] <= '9':
+	case IsRawBPF(expr):
 		var err error
 		if prog, err = parseRawBPF(expr); err != nil {
 			return nil, fmt.Errorf("capture: filter %q: %w", expr, err)
@@ -348,6 +348,14 @@ func CompileFilter(expr string, snaplen int) ([]bpf.RawInstruction, error) {
 		}
 	}
 	return prog, nil
+}
+
+// IsRawBPF reports whether a filter string is a raw BPF program (`tcpdump
+// -ddd` output) rather than an expression: raw programs are compiled by the
+// user for a link type and run as given.
+func IsRawBPF(expr string) bool {
+	expr = strings.TrimSpace(expr)
+	return expr != "" && expr[0] >= '0' && expr[0] <= '9'
 }
 
 func compileExpr(expr string) (prog []bpf.RawInstruction, err error) {

@@ -18,6 +18,8 @@ import (
 	"github.com/apisensor/apisensor/model"
 	"github.com/apisensor/apisensor/sensor"
 	"github.com/apisensor/apisensor/storage"
+	"github.com/gopacket/gopacket"
+	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 )
 
@@ -330,6 +332,22 @@ func TestDeterministicAcrossTunnels(t *testing.T) {
 // kept.
 func snapCopy(t testing.TB, src, dst string, snap int) {
 	t.Helper()
+	copyCapture(t, src, dst, func(_ uint32, lt layers.LinkType) (uint32, layers.LinkType) { return uint32(snap), lt },
+		func(data []byte, ci *gopacket.CaptureInfo) []byte {
+			if len(data) > snap {
+				data = data[:snap]
+			}
+			ci.CaptureLength = len(data)
+			return data
+		})
+}
+
+// copyCapture writes the classic pcap src to dst: the file header's snap
+// length and link type through head, every record through edit (which
+// sets the record's lengths).
+func copyCapture(t testing.TB, src, dst string, head func(snap uint32, lt layers.LinkType) (uint32, layers.LinkType),
+	edit func(data []byte, ci *gopacket.CaptureInfo) []byte) {
+	t.Helper()
 	in, err := os.Open(src)
 	if err != nil {
 		t.Fatal(err)
@@ -345,7 +363,7 @@ func snapCopy(t testing.TB, src, dst string, snap int) {
 	}
 	bw := bufio.NewWriter(out)
 	w := pcapgo.NewWriterNanos(bw)
-	if err := w.WriteFileHeader(uint32(snap), r.LinkType()); err != nil {
+	if err := w.WriteFileHeader(head(r.Snaplen(), r.LinkType())); err != nil {
 		t.Fatal(err)
 	}
 	for {
@@ -356,10 +374,7 @@ func snapCopy(t testing.TB, src, dst string, snap int) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(data) > snap {
-			data = data[:snap]
-		}
-		ci.CaptureLength = len(data)
+		data = edit(data, &ci)
 		if err := w.WritePacket(ci, data); err != nil {
 			t.Fatal(err)
 		}

@@ -70,7 +70,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		kafka                 = multiFlag{comma: true}
 		iface                 = fs.String("i", "", "live capture `interface` (AF_PACKET)")
 		fanout                = fs.Int("fanout", 0, "live: number of AF_PACKET fanout sockets (default: --workers)")
-		filter                = fs.String("filter", "", "BPF `expression` (tcpdump syntax): applied in the kernel with -i; with -r to Ethernet frames in user space (frames of other link types pass)")
+		filter                = fs.String("filter", "", "BPF `expression` (tcpdump syntax): applied in the kernel with -i; with -r in user space, to the IP packets of every link type")
 		cfgPath               = fs.String("config", "", "YAML config `file` (flags win)")
 		out                   = fs.String("out", "", "output `dir` for calls.jsonl, endpoints.json, findings.jsonl, openapi.json; '-' = calls on stdout (default \"out\")")
 		workers               = fs.Int("workers", 0, "flow-sharded workers (default: the CPUs the process may use, GOMAXPROCS)")
