@@ -91,6 +91,7 @@ type LiveSource struct {
 	closed bool
 	index  uint64
 	iface  string
+	link   uint16    // LinkEthernet, or LinkRaw on a raw-IP interface
 	final  LiveStats // kernel counters read just before Close
 	// start is when every socket of the group was in place. Frames stamped
 	// before it came in between bind and the drop-all filter, before the
@@ -154,7 +155,11 @@ func OpenLive(cfg LiveConfig) ([]*LiveSource, error) {
 		}
 		return nil, fmt.Errorf("capture: interface %q not found (available: %s)", cfg.Interface, strings.Join(names, ", "))
 	}
-	prog, err := CompileFilter(cfg.Filter, cfg.Snaplen)
+	link, err := interfaceLink(cfg.Interface)
+	if err != nil {
+		return nil, err
+	}
+	prog, err := compileFor(cfg.Filter, cfg.Snaplen, link)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +193,7 @@ func OpenLive(cfg LiveConfig) ([]*LiveSource, error) {
 			}
 			return fail(fmt.Errorf("capture: open AF_PACKET socket %d on %s: %w", i, cfg.Interface, err))
 		}
-		s := &LiveSource{tp: tp, iface: cfg.Interface}
+		s := &LiveSource{tp: tp, iface: cfg.Interface, link: link}
 		out = append(out, s)
 		// The socket is bound and receiving. Until every socket has joined
 		// the fanout group, a bound socket outside the group gets a copy
@@ -230,7 +235,8 @@ func OpenLive(cfg LiveConfig) ([]*LiveSource, error) {
 }
 
 // Next implements Source. Timestamps come from the ring; LinkType is
-// Ethernet. Index counts this socket's packets.
+// Ethernet, or raw IP on an interface without a link header (interfaceLink).
+// Index counts this socket's packets.
 func (s *LiveSource) Next(p *Packet) error {
 	s.mu.Lock()
 	if s.closed {
@@ -255,7 +261,7 @@ func (s *LiveSource) Next(p *Packet) error {
 		p.Data = data
 		p.TS = ci.Timestamp
 		p.OrigLen = ci.Length
-		p.LinkType = LinkEthernet
+		p.LinkType = s.link
 		p.Index = s.index
 		return nil
 	case errors.Is(err, afpacket.ErrTimeout):

@@ -242,10 +242,16 @@ func TestLiveVeth(t *testing.T) {
 	}
 }
 
-// TestCompileFilterSemantics runs every primitive the built-in compiler
-// is allowed to handle against frames in the BPF VM, so a compiler that
-// silently drops part of an expression is caught.
-func TestCompileFilterSemantics(t *testing.T) {
+// filterCase is an expression and the frames of filterSemanticsCases it
+// accepts.
+type filterCase struct {
+	expr   string
+	accept []string // frames accepted; the rest must be refused
+}
+
+// filterSemanticsCases gives frames and, for every primitive the built-in
+// compiler is allowed to handle, which of them an expression accepts.
+func filterSemanticsCases(t *testing.T) (map[string][]byte, []filterCase) {
 	tcp4 := defaultInner() // 10.1.2.3:40001 > 192.168.7.9:80
 	udp4 := tcp4
 	udp4.udp, udp4.sport, udp4.dport = true, 5353, 53
@@ -254,10 +260,7 @@ func TestCompileFilterSemantics(t *testing.T) {
 		&layers.IPv4{Version: 4, IHL: 5, TTL: 1, Protocol: layers.IPProtocolICMPv4, SrcIP: tcp4.src.AsSlice(), DstIP: tcp4.dst.AsSlice()},
 		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(8, 0)})
 	frames := map[string][]byte{"tcp4": tcp4.eth(t), "udp4": udp4.eth(t), "tcp6": tcp6.eth(t), "icmp": icmp}
-	cases := []struct {
-		expr   string
-		accept []string // frames accepted; the rest must be refused
-	}{
+	cases := []filterCase{
 		{"tcp", []string{"tcp4", "tcp6"}},
 		{"udp", []string{"udp4"}},
 		{"tcp or udp", []string{"tcp4", "tcp6", "udp4"}},
@@ -271,6 +274,14 @@ func TestCompileFilterSemantics(t *testing.T) {
 		{"tcp dst port 80", []string{"tcp4", "tcp6"}},
 		{"tcp src port 80", nil},
 	}
+	return frames, cases
+}
+
+// TestCompileFilterSemantics runs every primitive the built-in compiler
+// is allowed to handle against frames in the BPF VM, so a compiler that
+// silently drops part of an expression is caught.
+func TestCompileFilterSemantics(t *testing.T) {
+	frames, cases := filterSemanticsCases(t)
 	for _, tc := range cases {
 		prog, err := CompileFilter(tc.expr, 0)
 		if err != nil {

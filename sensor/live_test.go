@@ -80,3 +80,82 @@ func TestLiveCaptureMatchesOffline(t *testing.T) {
 	}
 	t.Logf("live: %d packets, %d calls; offline %d calls", r.sum.Packets, len(sink.calls), len(offline))
 }
+
+// On an interface without a link header (a tun device, as WireGuard and
+// IPIP tunnels are) live capture reads raw IP and the kernel filter is
+// rebased to the IP header: the calls of a capture written into the tun,
+// filtered to port 80 in the kernel, are those of the file filtered to
+// port 80.
+func TestLiveRawIPInterface(t *testing.T) {
+	tun := netnstest.NewTun(t)
+	gc := gen.DefaultAPIConfig()
+	gc.Packets = 4000
+	gc.Clients = 8
+	path, _ := writeAPICapture(t, t.TempDir(), gc)
+
+	const filter = "tcp port 80"
+	offCfg := testConfig()
+	offCfg.Files = []string{path}
+	offCfg.FileFilter = filter
+	offline, offSum := runCapture(t, offCfg)
+	if offSum.Filtered == 0 || len(offline) == 0 {
+		t.Fatalf("the filter keeps %d calls and drops %d packets: it would test nothing", len(offline), offSum.Filtered)
+	}
+	want := offSum.Packets - offSum.Filtered
+
+	cfg := testConfig()
+	lc := capture.DefaultLiveConfig()
+	lc.Interface = tun.Name
+	lc.Workers = 2
+	lc.Filter = filter
+	cfg.Live = &lc
+	s, err := sensor.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var sink memSink
+	type res struct {
+		sum sensor.Summary
+		err error
+	}
+	done := make(chan res, 1)
+	go func() {
+		var r res
+		// The sockets must be opened in the tun's namespace.
+		r.err = tun.Do(func() error {
+			var err error
+			r.sum, err = s.Run(ctx, &sink)
+			return err
+		})
+		done <- r
+	}()
+	select {
+	case <-s.Ready():
+	case r := <-done:
+		t.Fatalf("run ended before capturing: %v", r.err)
+	}
+	if err := tun.Replay(path); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if s.Progress().Packets >= want {
+			break
+		}
+	}
+	cancel()
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.sum.KernelDrops != 0 || r.sum.Packets != want {
+		t.Errorf("%d packets read (kernel: %d, %d dropped), want the %d the file filter keeps",
+			r.sum.Packets, r.sum.KernelPackets, r.sum.KernelDrops, want)
+	}
+	got, wantKeys := callKeys(sink.calls), callKeys(offline)
+	if !slices.Equal(got, wantKeys) {
+		diffKeys(t, got, wantKeys)
+	}
+	t.Logf("live on %s: %d packets, %d calls; offline %d calls from %d of %d packets", tun.Name, r.sum.Packets, len(sink.calls), len(offline), want, offSum.Packets)
+}

@@ -1,16 +1,25 @@
 // Package netnstest gives live-capture tests a private wire: a veth pair
 // whose far end lives in a network namespace the test creates, and a way to
-// replay a pcap onto it with tcpreplay. Traffic never leaves the pair.
+// replay a pcap onto it with tcpreplay, or a tun device in a namespace of
+// its own to write IP packets into. Traffic never leaves the pair or the
+// namespace.
 package netnstest
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/gopacket/gopacket/layers"
+	"github.com/gopacket/gopacket/pcapgo"
+	"golang.org/x/sys/unix"
 )
 
 var seq atomic.Int32
@@ -101,4 +110,117 @@ func (w *Wire) Start(t testing.TB, path, rate string) (wait func() error) {
 
 func (w *Wire) replayArgs(path, rate string) []string {
 	return []string{"ip", "netns", "exec", w.Netns, "tcpreplay", "-q", rate, "-i", w.Peer, path}
+}
+
+// Tun is a tun device in a network namespace of its own: an interface whose
+// packets start at the IP header, as WireGuard, IPIP (Calico's tunl0) and
+// other tunnels look to AF_PACKET. Packets written to it arrive as
+// received; nothing leaves the namespace, which has no other interface.
+type Tun struct {
+	Name, Netns string
+	fd          int
+}
+
+// NewTun creates the namespace and the tun device in it, up, removed in
+// t.Cleanup. It skips the test as New does when it cannot.
+func NewTun(t testing.TB) *Tun {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("live capture test needs root: it creates a network namespace and a tun device and opens AF_PACKET sockets")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skipf("live capture test needs \"ip\" (apt-get install iproute2): %v", err)
+	}
+	id := fmt.Sprintf("%dx%d", os.Getpid(), seq.Add(1))
+	w := &Tun{Netns: "apisensor-test-" + id, Name: "aptun" + id, fd: -1}
+	if err := run("ip", "netns", "add", w.Netns); err != nil {
+		t.Skipf("cannot create a network namespace here: %v", err)
+	}
+	t.Cleanup(func() { run("ip", "netns", "del", w.Netns) })
+	err := w.Do(func() error {
+		// The device belongs to the namespace of the thread that opens
+		// /dev/net/tun.
+		fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open /dev/net/tun: %w", err)
+		}
+		ifr, err := unix.NewIfreq(w.Name)
+		if err != nil {
+			unix.Close(fd)
+			return err
+		}
+		ifr.SetUint16(unix.IFF_TUN | unix.IFF_NO_PI)
+		if err := unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr); err != nil {
+			unix.Close(fd)
+			return fmt.Errorf("TUNSETIFF %s: %w", w.Name, err)
+		}
+		w.fd = fd
+		// No IPv6 autoconfiguration chatter (this thread's /proc/sys/net
+		// is the namespace's).
+		os.WriteFile("/proc/sys/net/ipv6/conf/"+w.Name+"/disable_ipv6", []byte("1"), 0o644)
+		return nil
+	})
+	if err != nil {
+		t.Skipf("cannot create a tun device here: %v", err)
+	}
+	t.Cleanup(func() { unix.Close(w.fd) })
+	if err := run("ip", "-n", w.Netns, "link", "set", w.Name, "up"); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// Do runs fn on an OS thread inside the tun's namespace and returns its
+// error: sockets fn opens (AF_PACKET, netlink) live in that namespace. The
+// thread is discarded afterwards rather than returned to the runtime.
+func (w *Tun) Do(fn func() error) error {
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+		ns, err := os.Open("/run/netns/" + w.Netns)
+		if err != nil {
+			done <- err
+			return
+		}
+		err = unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET)
+		ns.Close()
+		if err != nil {
+			done <- fmt.Errorf("setns %s: %w", w.Netns, err)
+			return
+		}
+		done <- fn()
+	}()
+	return <-done
+}
+
+// Replay writes the IP packets of the Ethernet pcap at path into the tun
+// at top speed, each arriving as received on it.
+func (w *Tun) Replay(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(bufio.NewReader(f))
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if r.LinkType() != layers.LinkTypeEthernet {
+		return fmt.Errorf("%s: link type %v, want Ethernet", path, r.LinkType())
+	}
+	for {
+		data, _, err := r.ZeroCopyReadPacketData()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if len(data) < 14 {
+			continue
+		}
+		if _, err := unix.Write(w.fd, data[14:]); err != nil {
+			return fmt.Errorf("write to %s: %w", w.Name, err)
+		}
+	}
 }

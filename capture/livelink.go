@@ -1,0 +1,119 @@
+package capture
+
+import (
+	"fmt"
+	"strings"
+
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+)
+
+// interfaceLink returns the link type of the frames an AF_PACKET socket on
+// the interface reads: LinkEthernet for Ethernet-framed interfaces
+// (physical NICs, bridges, VLAN, bond, veth, VXLAN devices, loopback), and
+// LinkRaw for interfaces whose packets start at the IP header: tun devices
+// and WireGuard (ARPHRD_NONE), IPIP (Calico's tunl0), SIT and ip6tnl
+// tunnels, raw-IP modems and PPP. Other hardware types are refused, not
+// decoded as Ethernet: every frame would be counted as malformed.
+func interfaceLink(name string) (uint16, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("capture: socket for the link type of %s: %w", name, err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return 0, fmt.Errorf("capture: interface %q: %w", name, err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFHWADDR, ifr); err != nil {
+		return 0, fmt.Errorf("capture: link type of %s (SIOCGIFHWADDR): %w", name, err)
+	}
+	hw := ifr.Uint16() // ifr_hwaddr.sa_family: the ARPHRD_* type
+	if lt, ok := linkForARPHRD(hw); ok {
+		return lt, nil
+	}
+	return 0, fmt.Errorf("capture: interface %s has hardware type %d (ARPHRD_*), which live capture does not decode: "+
+		"it reads Ethernet-framed interfaces and raw-IP ones (tun, WireGuard, IPIP, SIT, PPP); "+
+		"capture on the interface that carries this one's traffic instead (the decoder unwraps VLAN, VXLAN, GENEVE, GRE and IP-in-IP)",
+		name, hw)
+}
+
+// linkForARPHRD maps a Linux hardware type to the link type of what an
+// AF_PACKET SOCK_RAW socket reads on it.
+func linkForARPHRD(hw uint16) (uint16, bool) {
+	switch hw {
+	case unix.ARPHRD_ETHER, unix.ARPHRD_LOOPBACK:
+		return LinkEthernet, true
+	case unix.ARPHRD_NONE, unix.ARPHRD_TUNNEL, unix.ARPHRD_TUNNEL6, unix.ARPHRD_SIT,
+		unix.ARPHRD_RAWIP, unix.ARPHRD_PPP:
+		// No header_ops: the socket gets the packet from its IP header.
+		// (Not ARPHRD_IPGRE: a GRE device without a remote address has a
+		// link header of its own.)
+		return LinkRaw, true
+	}
+	return 0, false
+}
+
+// compileFor is CompileFilter for a socket reading link type lt. The
+// built-in compiler writes offsets for Ethernet frames; on a raw-IP
+// interface its program is rebased to start at the IP header. A raw
+// program is taken as given: it was compiled for the interface (`tcpdump
+// -ddd -i tun0 ...`).
+func compileFor(expr string, snaplen int, lt uint16) ([]bpf.RawInstruction, error) {
+	prog, err := CompileFilter(expr, snaplen)
+	if err != nil || lt == LinkEthernet || strings.TrimSpace(expr) == "" || IsRawBPF(expr) {
+		return prog, err
+	}
+	out, err := rebaseToNetwork(prog)
+	if err != nil {
+		return nil, fmt.Errorf("capture: filter %q on a raw-IP interface: %w", expr, err)
+	}
+	return out, nil
+}
+
+// Classic BPF opcode fields (linux/filter.h).
+const (
+	bpfClassMask = 0x07
+	bpfLD        = 0x00
+	bpfLDX       = 0x01
+	bpfSizeMask  = 0x18
+	bpfH         = 0x08
+	bpfModeMask  = 0xe0
+	bpfABS       = 0x20
+	bpfIND       = 0x40
+	bpfMSH       = 0xa0
+)
+
+// ethHeaderLen is what an Ethernet program's packet offsets count before the
+// network header.
+const ethHeaderLen = 14
+
+// rebaseToNetwork turns a program written for Ethernet frames into one for
+// packets that start at the network header: every packet load moves back
+// by the 14-byte Ethernet header, and the EtherType load (ldh [12]) becomes
+// the kernel's load of the packet's protocol (SKF_AD_PROTOCOL, the same
+// 16-bit EtherType). A load of other link-header bytes (MAC addresses) has
+// no meaning without a link header and is refused.
+func rebaseToNetwork(prog []bpf.RawInstruction) ([]bpf.RawInstruction, error) {
+	proto, err := bpf.LoadExtension{Num: bpf.ExtProto}.Assemble()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]bpf.RawInstruction, len(prog))
+	for i, ins := range prog {
+		class, mode := ins.Op&bpfClassMask, ins.Op&bpfModeMask
+		packetLoad := class == bpfLD && (mode == bpfABS || mode == bpfIND) ||
+			class == bpfLDX && mode == bpfMSH
+		switch {
+		case !packetLoad:
+		case class == bpfLD && mode == bpfABS && ins.Op&bpfSizeMask == bpfH && ins.K == 12:
+			ins = proto
+		case ins.K >= ethHeaderLen && ins.K < 0x80000000:
+			ins.K -= ethHeaderLen
+		default:
+			return nil, fmt.Errorf("instruction %d loads link-header bytes (offset %d), which a raw-IP interface does not have", i, int32(ins.K))
+		}
+		out[i] = ins
+	}
+	return out, nil
+}
