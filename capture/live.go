@@ -153,6 +153,13 @@ func OpenLive(cfg LiveConfig) ([]*LiveSource, error) {
 				names = append(names, i.Name)
 			}
 		}
+		if cfg.Interface == "any" {
+			// libpcap's pseudo-device. Every interface a packet crosses
+			// (pod veth, bridge, uplink) would hand over a copy, often
+			// NATed to other addresses: each copy would be another call.
+			return nil, fmt.Errorf("capture: interface \"any\" is not supported: a packet is seen once per interface it crosses, and each copy would count as a call; "+
+				"name the interface that carries the traffic (available: %s), one sensor per interface", strings.Join(names, ", "))
+		}
 		return nil, fmt.Errorf("capture: interface %q not found (available: %s)", cfg.Interface, strings.Join(names, ", "))
 	}
 	link, err := interfaceLink(cfg.Interface)
@@ -185,7 +192,9 @@ func OpenLive(cfg LiveConfig) ([]*LiveSource, error) {
 			afpacket.OptNumBlocks(nblocks),
 			afpacket.OptBlockTimeout(liveBlockTimeout),
 			afpacket.OptPollTimeout(livePoll),
-			afpacket.OptAddVLANHeader(cfg.AddVLANHeader),
+			// Only behind MAC addresses: gopacket inserts the tag at byte
+			// 12 of whatever the frame is.
+			afpacket.OptAddVLANHeader(cfg.AddVLANHeader && link == LinkEthernet),
 		)
 		if err != nil {
 			if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {

@@ -93,6 +93,10 @@ func TestOpenLiveErrors(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `interface "apisensor-nx0" not found (available: `) || !strings.Contains(err.Error(), "lo") {
 		t.Fatalf("err = %v", err)
 	}
+	cfg.Interface = "any"
+	if _, err := OpenLive(cfg); err == nil || !strings.Contains(err.Error(), `"any" is not supported`) || !strings.Contains(err.Error(), "lo") {
+		t.Fatalf("any: err = %v", err)
+	}
 	if DefaultLiveConfig().Validate() == nil {
 		t.Fatal("config without interface accepted")
 	}
