@@ -267,7 +267,11 @@ func (s *FileSource) Next(p *Packet) error {
 			}
 			return nil
 		}
-		if err == io.EOF && s.pos() == start {
+		// Both readers say io.EOF only at a clean end between records or
+		// blocks (a cut one is io.ErrUnexpectedEOF). The pcapng reader may
+		// have read blocks after the last packet first (dumpcap ends its
+		// files with interface statistics): still a clean end.
+		if err == io.EOF {
 			if err := s.openNext(); err != nil {
 				s.err = err
 				return err

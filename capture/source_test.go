@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,6 +83,18 @@ func swapPcap(b []byte) []byte {
 
 func writeNg(t testing.TB, pkts []testPkt, ifaces []layers.LinkType) []byte {
 	t.Helper()
+	return writeNgOpt(t, pkts, ifaces, false)
+}
+
+// writeNgStats is writeNg ending, as dumpcap's files do, with an Interface
+// Statistics Block per interface: blocks after the last packet.
+func writeNgStats(t testing.TB, pkts []testPkt, ifaces []layers.LinkType) []byte {
+	t.Helper()
+	return writeNgOpt(t, pkts, ifaces, true)
+}
+
+func writeNgOpt(t testing.TB, pkts []testPkt, ifaces []layers.LinkType, stats bool) []byte {
+	t.Helper()
 	var buf bytes.Buffer
 	w, err := pcapgo.NewNgWriterInterface(&buf, pcapgo.NgInterface{Name: "if0", LinkType: ifaces[0], SnapLength: 65535, TimestampResolution: 9}, pcapgo.DefaultNgWriterOptions)
 	if err != nil {
@@ -98,6 +111,15 @@ func writeNg(t testing.TB, pkts []testPkt, ifaces []layers.LinkType) []byte {
 	for _, p := range pkts {
 		ci := gopacket.CaptureInfo{Timestamp: p.ts, CaptureLength: len(p.data), Length: len(p.data), InterfaceIndex: ids[layers.LinkType(p.lt)]}
 		if err := w.WritePacket(ci, p.data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range ifaces {
+		if !stats {
+			break
+		}
+		st := pcapgo.NgInterfaceStatistics{LastUpdate: time.Unix(1714557600, 0), PacketsReceived: uint64(len(pkts)), PacketsDropped: 0}
+		if err := w.WriteInterfaceStats(i, st); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -181,6 +203,9 @@ func TestFileFormats(t *testing.T) {
 		{"pcap-gzip", gz(t, writePcap(t, nsPkts, true)), nsPkts},
 		{"pcapng-3-ifaces", writeNg(t, mixed, ngTypes), mixed},
 		{"pcapng-gzip", gz(t, writeNg(t, mixed, ngTypes)), mixed},
+		// dumpcap ends a file with statistics blocks: the end of the file
+		// after them is a clean end, not a truncated record.
+		{"pcapng-trailing-stats", writeNgStats(t, mixed, ngTypes), mixed},
 		// Two sections back to back, the second with a different
 		// interface table (what `cat a.pcapng b.pcapng` gives).
 		{"pcapng-2-sections", append(writeNg(t, usPkts, []layers.LinkType{layers.LinkTypeEthernet}),
@@ -216,9 +241,13 @@ func TestFileSeveralAndStdin(t *testing.T) {
 	c := mkPackets(5, LinkNull, base.Add(2*time.Second), time.Millisecond)
 	pa := writeFile(t, "a.pcap", writePcap(t, a, false))
 	pc := writeFile(t, "c.pcapng", writeNg(t, c, []layers.LinkType{layers.LinkTypeNull}))
+	d := mkPackets(4, LinkEthernet, base.Add(3*time.Second), time.Millisecond)
+	pd := writeFile(t, "d.pcapng", writeNgStats(t, d, []layers.LinkType{layers.LinkTypeEthernet}))
 	cfg := DefaultFileConfig()
 	cfg.Stdin = bytes.NewReader(gz(t, writePcap(t, b, true)))
-	s, err := OpenFiles([]string{pa, "-", pc}, cfg)
+	// The file ending in a statistics block comes before another: its
+	// end must not stop the run.
+	s, err := OpenFiles([]string{pa, "-", pd, pc}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +256,7 @@ func TestFileSeveralAndStdin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := append(append(append([]testPkt(nil), a...), b...), c...)
+	want := slices.Concat(a, b, d, c)
 	checkPackets(t, got, want, 1) // Index runs on across files
 	if _, total := s.Progress(); total != 0 {
 		t.Errorf("total with stdin = %d, want 0 (unknown)", total)
@@ -327,6 +356,22 @@ func TestFileErrors(t *testing.T) {
 		checkPackets(t, got, pkts[:last], 1)
 		var fe *FileError
 		if !errors.As(err, &fe) || !fe.Truncated || fe.Packet != uint64(last) || fe.Offset <= 0 || fe.Offset >= int64(len(ng)) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("truncated-pcapng-stats", func(t *testing.T) {
+		// Cut inside the statistics block after the last packet: every
+		// packet is read, and the cut is still reported.
+		ng := writeNgStats(t, pkts, []layers.LinkType{layers.LinkTypeEthernet})
+		p := writeFile(t, "cut.pcapng", ng[:len(ng)-6])
+		s, err := OpenFiles([]string{p}, DefaultFileConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := readAll(t, s)
+		checkPackets(t, got, pkts, 1)
+		var fe *FileError
+		if !errors.As(err, &fe) || !fe.Truncated || fe.Packet != uint64(len(pkts)) {
 			t.Fatalf("err = %v", err)
 		}
 	})
