@@ -138,7 +138,7 @@ func TestChunked(t *testing.T) {
 	want(t, "resp bytes", c.RespBody.Bytes, int64(15))
 	want(t, "resp trailer", c.RespHeaders.Get("X-Other"), "o")
 	want(t, "trailers after fields", c.RespHeaders[len(c.RespHeaders)-1].Name, "X-Other")
-	want(t, "no errors", st.Errors, [NumReasons]uint64{})
+	want(t, "no errors", st.Errors, ErrorCounts{})
 }
 
 func TestCloseDelimited(t *testing.T) {

@@ -5,9 +5,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"hash"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,7 +60,7 @@ type Stats struct {
 	Calls          uint64 // calls handed to the sink
 	NoResponse     uint64 // calls emitted without a response
 	NoRequest      uint64 // calls emitted without a request
-	Errors         [NumReasons]uint64
+	Errors         ErrorCounts
 	Resyncs        uint64 // times a direction started discarding to find a message start
 	Gaps           uint64 // Gap calls on live HTTP directions
 	GapBytes       uint64
@@ -67,6 +69,56 @@ type Stats struct {
 	Upgrades       uint64 // 101 Switching Protocols: parsing stopped
 	Tunnels        uint64 // CONNECT tunnels established
 	HTTP09         uint64
+}
+
+// ErrorCounts counts errors by Reason. In JSON it is an object keyed by
+// the reason's name, so --stats-json says what the errors were.
+type ErrorCounts [NumReasons]uint64
+
+// MarshalJSON writes {"bad_request_line": n, ...}, every reason, in Reason
+// order.
+func (e ErrorCounts) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for r, n := range e {
+		if r > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, Reason(r).String())
+		b = append(b, ':')
+		b = strconv.AppendUint(b, n, 10)
+	}
+	return append(b, '}'), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes; unknown names are ignored.
+func (e *ErrorCounts) UnmarshalJSON(b []byte) error {
+	var m map[string]uint64
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	*e = ErrorCounts{}
+	for r := range NumReasons {
+		e[r] = m[r.String()]
+	}
+	return nil
+}
+
+// String lists the reasons with a non-zero count, "bad_header 105,
+// bad_content_length 5", for a summary line; "" when there are none.
+func (e ErrorCounts) String() string {
+	var b []byte
+	for r, n := range e {
+		if n == 0 {
+			continue
+		}
+		if len(b) > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, Reason(r).String()...)
+		b = append(b, ' ')
+		b = strconv.AppendUint(b, n, 10)
+	}
+	return string(b)
 }
 
 // Error returns the counter for one reason.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apisensor/apisensor/parser"
 	"github.com/apisensor/apisensor/sensor"
 )
 
@@ -119,5 +120,42 @@ func TestSummarySnapCut(t *testing.T) {
 	printSummary(&b, s, time.Second, "out")
 	if !strings.Contains(b.String(), "gaps 3 (900 bytes missed, 600 of them cut by the capture's snap length), drops 0") {
 		t.Errorf("with cuts:\n%s", b.String())
+	}
+}
+
+// Parse errors are named by reason in the summary and in --stats-json.
+func TestSummaryParseErrorReasons(t *testing.T) {
+	var s sensor.Summary
+	s.Parser.Errors[parser.ReasonBadHeader] = 105
+	s.Parser.Errors[parser.ReasonBadContentLength] = 5
+	s.ParseErrors = 110
+	var b bytes.Buffer
+	printSummary(&b, s, time.Second, "out")
+	if !strings.Contains(b.String(), "parse errors 110 (bad_header 105, bad_content_length 5), gaps 0") {
+		t.Errorf("summary:\n%s", b.String())
+	}
+	s.Parser.Errors, s.ParseErrors = parser.ErrorCounts{}, 0
+	b.Reset()
+	printSummary(&b, s, time.Second, "out")
+	if !strings.Contains(b.String(), "parse errors 0, gaps 0") {
+		t.Errorf("summary without errors:\n%s", b.String())
+	}
+
+	js, err := json.Marshal(sensor.Summary{Parser: parser.Stats{Errors: parser.ErrorCounts{parser.ReasonBadChunk: 7}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Parser struct{ Errors map[string]uint64 } `json:"parser"`
+	}
+	if err := json.Unmarshal(js, &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Parser.Errors) != int(parser.NumReasons) || back.Parser.Errors["bad_chunk"] != 7 || back.Parser.Errors["bad_header"] != 0 {
+		t.Errorf("stats JSON errors: %v", back.Parser.Errors)
+	}
+	var again sensor.Summary
+	if err := json.Unmarshal(js, &again); err != nil || again.Parser.Errors[parser.ReasonBadChunk] != 7 {
+		t.Errorf("round trip: %v %v", again.Parser.Errors, err)
 	}
 }

@@ -264,7 +264,11 @@ func printSummary(w io.Writer, s sensor.Summary, elapsed time.Duration, out stri
 	}
 	fmt.Fprintf(w, "apisensor: %d packets (%.1f MB) in %.2fs, %.0f packets/s\n",
 		s.Packets, float64(s.Bytes)/1e6, secs, float64(s.Packets)/secs)
-	fmt.Fprintf(w, "  flows %d, calls %d, parse errors %d, gaps %d (%d bytes missed", s.Flows, s.Calls, s.ParseErrors, s.Gaps, s.MissedBytes)
+	fmt.Fprintf(w, "  flows %d, calls %d, parse errors %d", s.Flows, s.Calls, s.ParseErrors)
+	if s.ParseErrors > 0 {
+		fmt.Fprintf(w, " (%s)", s.Parser.Errors)
+	}
+	fmt.Fprintf(w, ", gaps %d (%d bytes missed", s.Gaps, s.MissedBytes)
 	if cut := s.Reassembly.SnapCutBytes; cut > 0 {
 		// Not loss on the wire: the capture kept only the first bytes of
 		// each frame.
