@@ -9,6 +9,7 @@ import (
 	"github.com/apisensor/apisensor/capture"
 	"github.com/apisensor/apisensor/internal/gen"
 	"github.com/apisensor/apisensor/internal/netnstest"
+	"github.com/apisensor/apisensor/model"
 	"github.com/apisensor/apisensor/sensor"
 )
 
@@ -27,15 +28,37 @@ func TestLiveCaptureMatchesOffline(t *testing.T) {
 	offline, offSum := runCapture(t, offCfg)
 	diffKeys(t, callKeys(offline), truthKeys(truth))
 
-	cfg := testConfig()
 	lc := capture.DefaultLiveConfig()
 	lc.Interface = wire.Host
 	lc.Workers = 2
 	lc.Filter = "tcp"
+	calls, sum := runLive(t, lc, nil, func() error { return wire.Replay(path) }, offSum.Packets)
+	if sum.KernelDrops != 0 || sum.KernelPackets < offSum.Packets {
+		t.Errorf("kernel counters: %d packets (want >= %d), %d dropped, %d early frames skipped",
+			sum.KernelPackets, offSum.Packets, sum.KernelDrops, sum.LiveEarly)
+	}
+	got, want := callKeys(calls), callKeys(offline)
+	if !slices.Equal(got, want) {
+		diffKeys(t, got, want)
+	}
+	t.Logf("live: %d packets, %d calls; offline %d calls", sum.Packets, len(calls), len(offline))
+}
+
+// runLive runs the sensor live with lc, calls replay once every socket is
+// in the fanout group (a socket opened late would miss the start), waits
+// until want packets were read from the ring (at most 20 s), and stops
+// it. in, when not nil, runs the sensor (it opens the sockets) inside a
+// network namespace (netnstest.Tun.Do).
+func runLive(t *testing.T, lc capture.LiveConfig, in func(func() error) error, replay func() error, want uint64) ([]*model.Call, sensor.Summary) {
+	t.Helper()
+	cfg := testConfig()
 	cfg.Live = &lc
 	s, err := sensor.New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if in == nil {
+		in = func(f func() error) error { return f() }
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
@@ -46,22 +69,24 @@ func TestLiveCaptureMatchesOffline(t *testing.T) {
 	}
 	done := make(chan res, 1)
 	go func() {
-		sum, err := s.Run(ctx, &sink)
-		done <- res{sum, err}
+		var r res
+		r.err = in(func() error {
+			var err error
+			r.sum, err = s.Run(ctx, &sink)
+			return err
+		})
+		done <- r
 	}()
-	// Replay only once every socket is in the fanout group: a socket
-	// opened late would miss the start of the replay.
 	select {
 	case <-s.Ready():
 	case r := <-done:
 		t.Fatalf("run ended before capturing: %v", r.err)
 	}
-	if err := wire.Replay(path); err != nil {
+	if err := replay(); err != nil {
 		t.Fatal(err)
 	}
-	// Wait until every packet of the file has been read from the ring.
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if s.Progress().Packets >= offSum.Packets {
+		if s.Progress().Packets >= want {
 			break
 		}
 	}
@@ -70,15 +95,7 @@ func TestLiveCaptureMatchesOffline(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	if r.sum.KernelDrops != 0 || r.sum.KernelPackets < offSum.Packets {
-		t.Errorf("kernel counters: %d packets (want >= %d), %d dropped, %d early frames skipped",
-			r.sum.KernelPackets, offSum.Packets, r.sum.KernelDrops, r.sum.LiveEarly)
-	}
-	got, want := callKeys(sink.calls), callKeys(offline)
-	if !slices.Equal(got, want) {
-		diffKeys(t, got, want)
-	}
-	t.Logf("live: %d packets, %d calls; offline %d calls", r.sum.Packets, len(sink.calls), len(offline))
+	return sink.calls, r.sum
 }
 
 // On an interface without a link header (a tun device, as WireGuard and
@@ -103,59 +120,19 @@ func TestLiveRawIPInterface(t *testing.T) {
 	}
 	want := offSum.Packets - offSum.Filtered
 
-	cfg := testConfig()
 	lc := capture.DefaultLiveConfig()
 	lc.Interface = tun.Name
 	lc.Workers = 2
 	lc.Filter = filter
-	cfg.Live = &lc
-	s, err := sensor.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var sink memSink
-	type res struct {
-		sum sensor.Summary
-		err error
-	}
-	done := make(chan res, 1)
-	go func() {
-		var r res
-		// The sockets must be opened in the tun's namespace.
-		r.err = tun.Do(func() error {
-			var err error
-			r.sum, err = s.Run(ctx, &sink)
-			return err
-		})
-		done <- r
-	}()
-	select {
-	case <-s.Ready():
-	case r := <-done:
-		t.Fatalf("run ended before capturing: %v", r.err)
-	}
-	if err := tun.Replay(path); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if s.Progress().Packets >= want {
-			break
-		}
-	}
-	cancel()
-	r := <-done
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	if r.sum.KernelDrops != 0 || r.sum.Packets != want {
+	// The sockets must be opened in the tun's namespace.
+	calls, sum := runLive(t, lc, tun.Do, func() error { return tun.Replay(path) }, want)
+	if sum.KernelDrops != 0 || sum.Packets != want {
 		t.Errorf("%d packets read (kernel: %d, %d dropped), want the %d the file filter keeps",
-			r.sum.Packets, r.sum.KernelPackets, r.sum.KernelDrops, want)
+			sum.Packets, sum.KernelPackets, sum.KernelDrops, want)
 	}
-	got, wantKeys := callKeys(sink.calls), callKeys(offline)
+	got, wantKeys := callKeys(calls), callKeys(offline)
 	if !slices.Equal(got, wantKeys) {
 		diffKeys(t, got, wantKeys)
 	}
-	t.Logf("live on %s: %d packets, %d calls; offline %d calls from %d of %d packets", tun.Name, r.sum.Packets, len(sink.calls), len(offline), want, offSum.Packets)
+	t.Logf("live on %s: %d packets, %d calls; offline %d calls from %d of %d packets", tun.Name, sum.Packets, len(calls), len(offline), want, offSum.Packets)
 }
