@@ -178,43 +178,17 @@ func (d *Decoder) Decode(p *Packet, out *Decoded) (ok bool) {
 	}
 	var r result
 	b := p.Data
-	switch p.LinkType {
-	case LinkEthernet:
+	if p.LinkType == LinkEthernet {
 		r = d.ethernet(b)
-	case LinkRaw, LinkRaw12, LinkRaw14:
-		r = d.ipByVersion(b)
-	case LinkIPv4:
-		r = d.ipv4(b)
-	case LinkIPv6:
-		r = d.ipv6(b)
-	case LinkLinuxSLL:
-		if len(b) < 16 {
-			r = resTruncated
-		} else {
-			r = d.etherType(binary.BigEndian.Uint16(b[14:16]), b[16:])
+	} else {
+		et, off, lr, known := linkHeader(p.LinkType, b)
+		if !known {
+			d.stats.UnknownLinkType++
+			return false
 		}
-	case LinkSLL2:
-		if len(b) < 20 {
-			r = resTruncated
-		} else {
-			r = d.etherType(binary.BigEndian.Uint16(b[0:2]), b[20:])
+		if r = lr; r == resOK {
+			r = d.etherType(et, b[off:])
 		}
-	case LinkNull, LinkLoop:
-		r = d.loopback(b, p.LinkType == LinkLoop)
-	case LinkCHDLC:
-		if len(b) < 4 {
-			r = resTruncated
-		} else {
-			r = d.etherType(binary.BigEndian.Uint16(b[2:4]), b[4:])
-		}
-	case LinkPPP, LinkPPPHDLC:
-		if len(b) >= 2 && b[0] == 0xff && b[1] == 0x03 {
-			b = b[2:]
-		}
-		r = d.ppp(b)
-	default:
-		d.stats.UnknownLinkType++
-		return false
 	}
 	switch r {
 	case resOK:
@@ -366,50 +340,105 @@ func (d *Decoder) pppoe(b []byte) result {
 	return d.ppp(b)
 }
 
-// ppp decodes a PPP protocol field (1 or 2 bytes, RFC 1661 PFC).
+// ppp decodes a PPP protocol field and what follows.
 func (d *Decoder) ppp(b []byte) result {
-	if len(b) < 1 {
-		return resTruncated
+	et, off, r := pppHeader(b)
+	if r != resOK {
+		return r
 	}
-	var proto uint16
-	if b[0]&1 == 1 { // protocol field compressed to one byte
-		proto = uint16(b[0])
-		b = b[1:]
+	return d.etherType(et, b[off:])
+}
+
+// pppHeader reads a PPP protocol field (1 or 2 bytes, RFC 1661 PFC): the
+// EtherType of IPv4, IPv6 or MPLS it names and where the packet starts.
+func pppHeader(b []byte) (et uint16, off int, r result) {
+	if len(b) < 1 {
+		return 0, 0, resTruncated
+	}
+	proto := uint16(b[0])
+	if proto&1 == 1 { // protocol field compressed to one byte
+		off = 1
 	} else {
 		if len(b) < 2 {
-			return resTruncated
+			return 0, 0, resTruncated
 		}
-		proto = binary.BigEndian.Uint16(b[0:2])
-		b = b[2:]
+		proto, off = binary.BigEndian.Uint16(b[0:2]), 2
 	}
 	switch proto {
 	case 0x0021:
-		return d.ipv4(b)
+		return EtherTypeIPv4, off, resOK
 	case 0x0057:
-		return d.ipv6(b)
+		return EtherTypeIPv6, off, resOK
 	case 0x0281:
-		return d.mpls(b)
+		return EtherTypeMPLS, off, resOK
 	}
-	return resNonIP
+	return 0, 0, resNonIP
 }
 
-// loopback decodes the 4-byte address family of DLT_NULL (host order, so
-// either) and DLT_LOOP (network order).
-func (d *Decoder) loopback(b []byte, network bool) result {
-	if len(b) < 4 {
-		return resTruncated
+// linkHeader reads the link header of a frame of link type lt other than
+// Ethernet: the EtherType of the packet it carries and where that starts.
+// r is resTruncated for a frame too short for its header and resNonIP for
+// a header naming no protocol decoded here; known is false for a link type
+// not decoded at all. Decode and NetworkLayer (the file filter) both read
+// link headers through it.
+func linkHeader(lt uint16, b []byte) (et uint16, off int, r result, known bool) {
+	switch lt {
+	case LinkRaw, LinkRaw12, LinkRaw14:
+		if len(b) < 1 {
+			return 0, 0, resTruncated, true
+		}
+		switch b[0] >> 4 {
+		case 4:
+			return EtherTypeIPv4, 0, resOK, true
+		case 6:
+			return EtherTypeIPv6, 0, resOK, true
+		}
+		return 0, 0, resNonIP, true
+	case LinkIPv4:
+		return EtherTypeIPv4, 0, resOK, true
+	case LinkIPv6:
+		return EtherTypeIPv6, 0, resOK, true
+	case LinkLinuxSLL:
+		if len(b) < 16 {
+			return 0, 0, resTruncated, true
+		}
+		return binary.BigEndian.Uint16(b[14:16]), 16, resOK, true
+	case LinkSLL2:
+		if len(b) < 20 {
+			return 0, 0, resTruncated, true
+		}
+		return binary.BigEndian.Uint16(b[0:2]), 20, resOK, true
+	case LinkCHDLC:
+		if len(b) < 4 {
+			return 0, 0, resTruncated, true
+		}
+		return binary.BigEndian.Uint16(b[2:4]), 4, resOK, true
+	case LinkNull, LinkLoop:
+		// A 4-byte address family: host order for DLT_NULL (so either),
+		// network order for DLT_LOOP.
+		if len(b) < 4 {
+			return 0, 0, resTruncated, true
+		}
+		af := binary.BigEndian.Uint32(b[0:4])
+		if lt == LinkNull && af > 0xffff {
+			af = binary.LittleEndian.Uint32(b[0:4])
+		}
+		switch af {
+		case 2:
+			return EtherTypeIPv4, 4, resOK, true
+		case 10, 24, 28, 30: // AF_INET6: Linux, NetBSD/OpenBSD, FreeBSD, Darwin
+			return EtherTypeIPv6, 4, resOK, true
+		}
+		return 0, 0, resNonIP, true
+	case LinkPPP, LinkPPPHDLC:
+		hdlc := 0
+		if len(b) >= 2 && b[0] == 0xff && b[1] == 0x03 {
+			hdlc = 2
+		}
+		et, off, r = pppHeader(b[hdlc:])
+		return et, hdlc + off, r, true
 	}
-	af := binary.BigEndian.Uint32(b[0:4])
-	if !network && af > 0xffff {
-		af = binary.LittleEndian.Uint32(b[0:4])
-	}
-	switch af {
-	case 2:
-		return d.ipv4(b[4:])
-	case 10, 24, 28, 30: // AF_INET6: Linux, NetBSD/OpenBSD, FreeBSD, Darwin
-		return d.ipv6(b[4:])
-	}
-	return resNonIP
+	return 0, 0, resNonIP, false
 }
 
 func (d *Decoder) ipByVersion(b []byte) result {
