@@ -32,7 +32,7 @@ func TestLiveCaptureMatchesOffline(t *testing.T) {
 	lc.Interface = wire.Host
 	lc.Workers = 2
 	lc.Filter = "tcp"
-	calls, sum := runLive(t, lc, nil, func() error { return wire.Replay(path) }, offSum.Packets)
+	calls, sum := runLive(t, lc, nil, func(*sensor.Sensor) error { return wire.Replay(path) }, offSum.Packets)
 	if sum.KernelDrops != 0 || sum.KernelPackets < offSum.Packets {
 		t.Errorf("kernel counters: %d packets (want >= %d), %d dropped, %d early frames skipped",
 			sum.KernelPackets, offSum.Packets, sum.KernelDrops, sum.LiveEarly)
@@ -49,7 +49,7 @@ func TestLiveCaptureMatchesOffline(t *testing.T) {
 // until want packets were read from the ring (at most 20 s), and stops
 // it. in, when not nil, runs the sensor (it opens the sockets) inside a
 // network namespace (netnstest.Tun.Do).
-func runLive(t *testing.T, lc capture.LiveConfig, in func(func() error) error, replay func() error, want uint64) ([]*model.Call, sensor.Summary) {
+func runLive(t *testing.T, lc capture.LiveConfig, in func(func() error) error, replay func(*sensor.Sensor) error, want uint64) ([]*model.Call, sensor.Summary) {
 	t.Helper()
 	cfg := testConfig()
 	cfg.Live = &lc
@@ -82,7 +82,7 @@ func runLive(t *testing.T, lc capture.LiveConfig, in func(func() error) error, r
 	case r := <-done:
 		t.Fatalf("run ended before capturing: %v", r.err)
 	}
-	if err := replay(); err != nil {
+	if err := replay(s); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
@@ -125,7 +125,7 @@ func TestLiveRawIPInterface(t *testing.T) {
 	lc.Workers = 2
 	lc.Filter = filter
 	// The sockets must be opened in the tun's namespace.
-	calls, sum := runLive(t, lc, tun.Do, func() error { return tun.Replay(path) }, want)
+	calls, sum := runLive(t, lc, tun.Do, func(*sensor.Sensor) error { return tun.Replay(path) }, want)
 	if sum.KernelDrops != 0 || sum.Packets != want {
 		t.Errorf("%d packets read (kernel: %d, %d dropped), want the %d the file filter keeps",
 			sum.Packets, sum.KernelPackets, sum.KernelDrops, want)
@@ -135,4 +135,43 @@ func TestLiveRawIPInterface(t *testing.T) {
 		diffKeys(t, got, wantKeys)
 	}
 	t.Logf("live on %s: %d packets, %d calls; offline %d calls from %d of %d packets", tun.Name, sum.Packets, len(calls), len(offline), want, offSum.Packets)
+}
+
+// On a slow, steady live link, one too slow to fill a batch and never quiet
+// for the 200 ms that ends a poll, packet counts and calls still show
+// while the traffic goes on (within liveHandOn of packet time), not only
+// when it stops: the minute log must not read zero on such a link.
+func TestLiveSlowLinkShowsProgress(t *testing.T) {
+	wire := netnstest.New(t)
+	gc := gen.DefaultAPIConfig()
+	gc.Packets = 120
+	gc.Clients = 2
+	path, truth := writeAPICapture(t, t.TempDir(), gc)
+
+	lc := capture.DefaultLiveConfig()
+	lc.Interface = wire.Host
+	lc.Workers = 1
+	lc.Filter = "tcp"
+	var during sensor.Progress
+	calls, sum := runLive(t, lc, nil, func(s *sensor.Sensor) error {
+		wait := wire.Start(t, path, "--pps=40") // 3 s, a packet every 25 ms
+		done := make(chan error, 1)
+		go func() { done <- wait() }()
+		for {
+			select {
+			case err := <-done:
+				return err
+			case <-time.After(50 * time.Millisecond):
+				during = s.Progress()
+				if during.Packets > 0 && during.Calls > 0 {
+					return <-done
+				}
+			}
+		}
+	}, 120)
+	if during.Packets == 0 || during.Calls == 0 {
+		t.Errorf("while the replay ran: %d packets and %d calls shown", during.Packets, during.Calls)
+	}
+	diffKeys(t, callKeys(calls), truthKeys(truth))
+	t.Logf("during the replay: %d packets, %d calls shown; at the end %d packets, %d calls", during.Packets, during.Calls, sum.Packets, len(calls))
 }

@@ -559,8 +559,10 @@ func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work,
 		inBatch int
 		lastIdx uint64
 		lastTS  time.Time
+		firstTS time.Time // live: packet time of the batch's first packet
 		readErr error
 	)
+	live := s.cfg.Live != nil
 	flush := func() {
 		for i := range cur {
 			w := cur[i]
@@ -612,8 +614,13 @@ func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work,
 		}
 		w.pkts = append(w.pkts, d)
 		lastIdx, lastTS = d.Index, d.TS
+		if inBatch == 0 {
+			firstTS = d.TS
+		}
 		inBatch++
-		if inBatch >= s.cfg.BatchSize {
+		// Files are batched by count only: the ticks, and so the output,
+		// do not depend on timing.
+		if inBatch >= s.cfg.BatchSize || live && d.TS.Sub(firstTS) >= liveHandOn {
 			flush()
 		}
 	}
@@ -639,10 +646,12 @@ type pump struct {
 	dec         *capture.Decoder
 	filt        *fileFilter // file mode --filter; nil keeps everything
 	pkt         capture.Packet
+	live        bool
+	pubTS       time.Time // live: packet time of the last publish
 }
 
 func (s *Sensor) newPump(src capture.Source) *pump {
-	p := &pump{s: s, src: src, dec: capture.NewDecoder(s.cfg.Dec)}
+	p := &pump{s: s, src: src, dec: capture.NewDecoder(s.cfg.Dec), live: s.cfg.Live != nil}
 	p.file, _ = src.(*capture.FileSource)
 	if s.cfg.Live == nil {
 		p.filt, _ = newFileFilter(s.cfg.FileFilter) // validated in Config.Validate
@@ -662,6 +671,11 @@ func (p *pump) next(d *capture.Decoded) error {
 		p.bytes += uint64(len(p.pkt.Data))
 		if p.pkts++; p.pkts == progressEvery {
 			p.publish()
+		} else if p.live && p.pkt.TS.Sub(p.pubTS) >= liveHandOn {
+			// A slow live link may never fill progressEvery packets nor
+			// fall quiet long enough for ErrIdle.
+			p.pubTS = p.pkt.TS
+			p.publish()
 		}
 		if !p.filt.keep(&p.pkt) {
 			continue
@@ -675,6 +689,13 @@ func (p *pump) next(d *capture.Decoded) error {
 // progressEvery is how many packets pass between two progress updates
 // (a progress line redraws a few times a second).
 const progressEvery = 4096
+
+// liveHandOn bounds, in packet time, how long a live reader holds packet
+// counts before publishing them and TCP packets before handing the batch
+// to the workers: on a link too slow to fill either, they would otherwise
+// wait for a 200 ms silence (capture.ErrIdle) that steady traffic never
+// leaves, and the minute log would show no packets and no calls.
+const liveHandOn = 250 * time.Millisecond
 
 // publish makes the packets and bytes read so far and the file position
 // visible to Progress; called on the reader's goroutine (FileSource is not
