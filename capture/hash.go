@@ -33,7 +33,10 @@ func endpointHash(a netip.Addr, port uint16) uint64 {
 	b := a.As16()
 	hi := binary.LittleEndian.Uint64(b[:8])
 	lo := binary.LittleEndian.Uint64(b[8:])
-	return mum(hi^uint64(port)^0x8ebc6af09c88c6e3, lo^0x589965cc75374cc3)
+	// The port goes with the interface-ID half, which a client picks: with
+	// it in the other factor, an interface ID equal to the constant made the
+	// product 0 for every port, and all that client's flows one shard's.
+	return mum(hi^0x8ebc6af09c88c6e3, lo^uint64(port)^0x589965cc75374cc3)
 }
 
 // mum folds the 128-bit product of a and b.

@@ -29,12 +29,16 @@ func TestFlowKeyHashSymmetric(t *testing.T) {
 // TestFlowKeyHashSpread: sequential client ports to one server spread
 // evenly over shard counts typical for workers, for IPv4 and IPv6.
 func TestFlowKeyHashSpread(t *testing.T) {
-	for _, srv := range []string{"192.168.1.10:443", "[2001:db8::10]:443"} {
+	for _, c := range []struct{ srv, client string }{
+		{"192.168.1.10:443", "192.168.1.77"},
+		{"[2001:db8::10]:443", "2001:db8::77"},
+		// An interface ID equal to endpointHash's constant (little
+		// endian), which a client may choose: it must spread like any.
+		{"[2001:db8::10]:443", "2001:db8::c34c:3775:cc65:9958"},
+	} {
+		srv := c.srv
 		server := netip.MustParseAddrPort(srv)
-		client := netip.MustParseAddr("192.168.1.77")
-		if server.Addr().Is6() {
-			client = netip.MustParseAddr("2001:db8::77")
-		}
+		client := netip.MustParseAddr(c.client)
 		for _, shards := range []int{2, 3, 8, 64} {
 			counts := make([]int, shards)
 			n := 64000
