@@ -40,7 +40,7 @@ type node struct {
 	// the literal values routed into its parameter since (capped; nil once
 	// confirmed). If they turn out to recur with stable counts, they were
 	// names: they go back to literals (see demote).
-	vals       map[string]valStat
+	vals       map[string]*valStat
 	valCalls   int64
 	valSingles int
 
@@ -329,7 +329,9 @@ func (inv *Inventory) addLiteral(h *hostState, n *node, seg string) *node {
 		inv.confirm(h, n) // a cap decided: no going back
 		return inv.paramChild(h, n, paramKeyFor(seg))
 	}
-	c := inv.newNode(h, n, seg)
+	// The key outlives the call: seg points into the parser's block
+	// (and any body after it).
+	c := inv.newNode(h, n, strings.Clone(seg))
 	n.nLit++
 	if n.hll == nil {
 		n.hll = hyperloglog.New14()
@@ -371,13 +373,13 @@ const (
 // demoted, or seg is a fixed word much busier than the values around it
 // (/series/upcoming next to /series/{slug}, learned after the promotion).
 func (inv *Inventory) noteValue(h *hostState, n *node, seg string, leaf bool, m uint8) bool {
-	st, ok := n.vals[seg]
+	held, ok := n.vals[seg]
 	if !ok {
 		if len(n.vals) >= inv.cfg.MaxLiteralChildren || h.valsHeld >= inv.cfg.MaxNodesPerHost {
 			inv.confirm(h, n) // more distinct values than names ever are: data
 			return false
 		}
-		st = valStat{n: 1}
+		st := &valStat{n: 1}
 		st.addLeaf(leaf, m)
 		n.vals[strings.Clone(seg)] = st
 		h.valsHeld++
@@ -385,6 +387,7 @@ func (inv *Inventory) noteValue(h *hostState, n *node, seg string, leaf bool, m 
 		n.valCalls++
 		return false
 	}
+	st := *held // the map keeps the old count until the end (the median below)
 	st.n++
 	if st.n == 2 {
 		n.valSingles--
@@ -420,7 +423,7 @@ func (inv *Inventory) noteValue(h *hostState, n *node, seg string, leaf bool, m 
 		}
 	}
 	st.addLeaf(leaf, m)
-	n.vals[seg] = st
+	*held = st // not n.vals[seg] = st: that would make the map's key seg, the call's bytes
 	return false
 }
 
@@ -785,7 +788,7 @@ func (inv *Inventory) promote(h *hostState, n *node, provisional bool) {
 		inv.merge(h, p, c)
 	}
 	if provisional {
-		n.vals = make(map[string]valStat, len(lits))
+		n.vals = make(map[string]*valStat, len(lits))
 		for _, k := range lits {
 			if _, busy := n.children[k]; busy {
 				continue
@@ -795,7 +798,7 @@ func (inv *Inventory) promote(h *hostState, n *node, provisional bool) {
 				break
 			}
 			st := seeds[k]
-			n.vals[k] = st
+			n.vals[k] = &st
 			h.valsHeld++
 			n.valCalls += int64(st.n)
 			if st.n == 1 {
