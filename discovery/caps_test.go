@@ -104,6 +104,24 @@ func TestEndpointCapEvicts(t *testing.T) {
 	}
 }
 
+// A documented path makes an endpoint for any answer, a 501 to a method
+// the client made up included: those count against the caps too.
+func TestSpecEndpointCapEvicts(t *testing.T) {
+	inv := newInv(t, func(c *Config) {
+		c.MaxEndpointsPerHost, c.MaxEndpoints = 50, 100
+		c.Specs = []SpecInput{{Path: specPath("shop-openapi3.yaml")}}
+	})
+	const shop = "shop.example.com"
+	inv.Observe(call(0, shop, "GET", "/api/v2/orders", 200, "[]"))
+	for i := 1; i < 5000; i++ {
+		inv.Observe(call(i, shop, "X"+strconv.Itoa(i), "/api/v2/orders", 501, ""))
+	}
+	checkCounts(t, inv)
+	if st := inv.Stats(); st.Endpoints > 50 || st.EndpointEvictions == 0 {
+		t.Fatalf("endpoints %d evictions %d", st.Endpoints, st.EndpointEvictions)
+	}
+}
+
 func TestGlobalEndpointCapEvicts(t *testing.T) {
 	inv := newInv(t, func(c *Config) { c.MaxEndpoints = 100 })
 	for i := 0; i < 1000; i++ {

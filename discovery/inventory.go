@@ -155,6 +155,16 @@ func (inv *Inventory) evictEndpoints(h *hostState) {
 	}
 }
 
+// makeRoom evicts endpoints when h or the whole inventory is at its cap,
+// before a call may make a new one.
+func (inv *Inventory) makeRoom(h *hostState) {
+	if h.endpoints >= inv.cfg.MaxEndpointsPerHost {
+		inv.evictEndpoints(h)
+	} else if inv.endpointCount >= inv.cfg.MaxEndpoints {
+		inv.evictEndpoints(nil)
+	}
+}
+
 // uncount takes e and its findings out of the counts that the caps are
 // checked against.
 func (inv *Inventory) uncount(e *endpoint) {
@@ -248,13 +258,9 @@ func (inv *Inventory) Observe(c *model.Call) []model.Finding {
 		return nil
 	}
 	method := c.Method
-	if real && (h.endpoints >= inv.cfg.MaxEndpointsPerHost || inv.endpointCount >= inv.cfg.MaxEndpoints) {
+	if real {
 		// Evict before walking so the node this call lands on is not pruned.
-		if h.endpoints >= inv.cfg.MaxEndpointsPerHost {
-			inv.evictEndpoints(h)
-		} else {
-			inv.evictEndpoints(nil)
-		}
+		inv.makeRoom(h)
 	}
 	var ep *endpoint
 	if h.spec != nil {
@@ -266,6 +272,9 @@ func (inv *Inventory) Observe(c *model.Call) []model.Finding {
 					return nil
 				}
 				// A documented path answered: even a 404 is the API's answer.
+				if !real {
+					inv.makeRoom(h) // a spec endpoint has no node to prune
+				}
 				ep = inv.newEndpoint(h, nil, sn, method)
 			}
 		}
