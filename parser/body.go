@@ -391,19 +391,16 @@ func (c *Conn) Gap(dir model.Direction, n int, ts time.Time) {
 			c.finishV09Request(h)
 			return
 		}
-		if h.lines >= 1 && (h.probe == probeNone || fieldsSoFar(h.buf[:min(h.lineStart, len(h.buf))])) {
+		if cut := len(h.buf) - h.lineStart; c.finishPartialHead(h, ts) {
 			// The start line passed startLineOK: the message is real and
 			// only its tail is missing (typically a capture's snap length
-			// cutting a segment). Record what arrived, as at a close,
+			// cutting a segment). What arrived is recorded, as at a close,
 			// instead of losing the request line and status; the framing
 			// fields may be among the lost ones, so whatever follows the
-			// hole is found by resyncing. A start found while resyncing
-			// (inside a body, maybe) must also have shown a well-formed
-			// field line: its first line alone is weak evidence.
-			if cut := len(h.buf) - h.lineStart; cut > 0 {
+			// hole is found by resyncing.
+			if cut > 0 {
 				c.p.st.skipped.Add(uint64(cut))
 			}
-			c.finishPartialHead(h, ts)
 			switch h.st {
 			case stDead:
 				return // a 101: another protocol follows
@@ -472,10 +469,18 @@ func (c *Conn) Close(ts time.Time) {
 // of the connection or by a gap: the start line and complete header lines
 // are kept (a capture that ends mid-headers, or was taken with a short snap
 // length, still shows the request that was made), and the call is flagged
-// FlagReqGap/FlagRespGap (half.partial).
-func (c *Conn) finishPartialHead(h *half, ts time.Time) {
+// FlagReqGap/FlagRespGap (half.partial). It reports whether it recorded
+// one.
+//
+// A start line found while resyncing (inside a body, maybe) must also have
+// shown a well-formed field line: its first line alone is weak evidence,
+// at a gap as at the end of the capture.
+func (c *Conn) finishPartialHead(h *half, ts time.Time) bool {
 	if h.st != stHead || h.lines < 1 || len(h.buf) < h.lineStart {
-		return
+		return false
+	}
+	if h.probe != probeNone && !fieldsSoFar(h.buf[:h.lineStart]) {
+		return false
 	}
 	// In place: the cut line's bytes give way, and onHead copies the block.
 	block := append(h.buf[:h.lineStart], "\r\n"...)
@@ -486,6 +491,7 @@ func (c *Conn) finishPartialHead(h *half, ts time.Time) {
 	if h.body != nil {
 		h.body.Truncated = h.st != stStart
 	}
+	return true
 }
 
 // fieldsSoFar reports whether the complete lines after a start line include

@@ -664,6 +664,23 @@ func TestGapPartialHeadInBody(t *testing.T) {
 	want(t, "its answer", calls[1].Status, uint16(200))
 }
 
+// The same lines found while resyncing, cut by the end of the capture
+// instead of a hole: no more evidence of a message, so no call either.
+func TestClosePartialHeadInBody(t *testing.T) {
+	calls, st := runAll(t, testConfig(), defMeta(), []ev{
+		c2s("POST /upload HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Len"),
+		gap(model.ClientToServer, 100),
+		c2s("GET /from/a/log HTTP/1.1\r\nUser-Agent: x"),
+		s2c("HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\nX-Cu"),
+		gap(model.ServerToClient, 100),
+		s2c("2024 proxy log: upstream said HTTP/1.1 502 Bad Gateway\r\nretrying"),
+	})
+	wantN(t, calls, 1)
+	want(t, "the call", calls[0].URI, "/upload")
+	want(t, "its answer", calls[0].Status, uint16(201))
+	want(t, "requests", st.Requests, uint64(1))
+}
+
 // A CONNECT whose head a hole cut is answered 407 and retried: the retry
 // is parsed (the cut CONNECT does not turn the client side into a tunnel).
 func TestGapInConnectHead(t *testing.T) {
