@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"unicode/utf8"
 )
 
 // Config tunes one Parser. Every limit bounds per-connection memory.
@@ -107,18 +108,34 @@ func (c Config) Validate() error {
 	}
 	// The lookup tables are indexed by name length (parser.New): a longer
 	// name would silently match nothing and its secret stay in the output.
-	for _, n := range c.APIKeyHeaders {
-		if len(n) > maxAPIKeyHeader {
-			errs = append(errs, fmt.Errorf("APIKeyHeaders: %q is longer than %d bytes", n, maxAPIKeyHeader))
-		}
-	}
-	for _, n := range c.APIKeyParams {
-		if len(n) > maxAPIKeyParam {
-			errs = append(errs, fmt.Errorf("APIKeyParams: %q is longer than %d bytes", n, maxAPIKeyParam))
+	// Names are matched ASCII case-insensitively, so a non-ASCII name would
+	// match nothing either (and lowercasing could lengthen it past the
+	// table).
+	for _, k := range []struct {
+		field string
+		names []string
+		max   int
+	}{{"APIKeyHeaders", c.APIKeyHeaders, maxAPIKeyHeader}, {"APIKeyParams", c.APIKeyParams, maxAPIKeyParam}} {
+		for _, n := range k.names {
+			switch {
+			case len(n) > k.max:
+				errs = append(errs, fmt.Errorf("%s: %q is longer than %d bytes", k.field, n, k.max))
+			case !isASCII(n):
+				errs = append(errs, fmt.Errorf("%s: %q is not ASCII (names are matched ASCII case-insensitively)", k.field, n))
+			}
 		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("parser config: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
