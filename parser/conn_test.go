@@ -664,6 +664,18 @@ func TestGapPartialHeadInBody(t *testing.T) {
 	want(t, "its answer", calls[1].Status, uint16(200))
 }
 
+// A head cut after its Content-Length line keeps no buffer for a body that
+// never comes.
+func TestGapAfterContentLengthAllocatesNoBody(t *testing.T) {
+	calls, _ := runAll(t, testConfig(), defMeta(), []ev{
+		c2s("POST /up HTTP/1.1\r\nContent-Length: 60000\r\nX-Cu"),
+		gap(model.ClientToServer, 100),
+	})
+	wantN(t, calls, 1)
+	want(t, "flagged", hasFlag(calls[0], model.FlagReqGap), true)
+	want(t, "body buffer", cap(calls[0].ReqBody.Data), 0)
+}
+
 // The same lines found while resyncing, cut by the end of the capture
 // instead of a hole: no more evidence of a message, so no call either.
 func TestClosePartialHeadInBody(t *testing.T) {

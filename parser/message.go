@@ -701,7 +701,8 @@ func (c *Conn) badLength(call *model.Call, mi *msgInfo) {
 func (c *Conn) startCL(h *half, n int64) {
 	h.st = stBodyCL
 	h.rem = n
-	if n <= int64(c.p.cfg.MaxBody) && h.body != nil && !c.p.cfg.SkipBodies {
+	// A cut head (h.partial) ends at once: its body never arrives.
+	if n <= int64(c.p.cfg.MaxBody) && h.body != nil && !c.p.cfg.SkipBodies && !h.partial {
 		// Known and small: allocate exactly once, owned by the Call.
 		if int64(cap(h.bodyHint)) == n {
 			h.body.Data = h.bodyHint
