@@ -2,7 +2,6 @@ package capture
 
 import (
 	"fmt"
-	"strings"
 
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
@@ -61,7 +60,7 @@ func linkForARPHRD(hw uint16) (uint16, bool) {
 // -ddd -i tun0 ...`).
 func compileFor(expr string, snaplen int, lt uint16) ([]bpf.RawInstruction, error) {
 	prog, err := CompileFilter(expr, snaplen)
-	if err != nil || lt == LinkEthernet || strings.TrimSpace(expr) == "" || IsRawBPF(expr) {
+	if err != nil || lt == LinkEthernet || IsRawBPF(expr) {
 		return prog, err
 	}
 	out, err := rebaseToNetwork(prog)
@@ -71,19 +70,6 @@ func compileFor(expr string, snaplen int, lt uint16) ([]bpf.RawInstruction, erro
 	return out, nil
 }
 
-// Classic BPF opcode fields (linux/filter.h).
-const (
-	bpfClassMask = 0x07
-	bpfLD        = 0x00
-	bpfLDX       = 0x01
-	bpfSizeMask  = 0x18
-	bpfH         = 0x08
-	bpfModeMask  = 0xe0
-	bpfABS       = 0x20
-	bpfIND       = 0x40
-	bpfMSH       = 0xa0
-)
-
 // ethHeaderLen is what an Ethernet program's packet offsets count before the
 // network header.
 const ethHeaderLen = 14
@@ -92,28 +78,40 @@ const ethHeaderLen = 14
 // packets that start at the network header: every packet load moves back
 // by the 14-byte Ethernet header, and the EtherType load (ldh [12]) becomes
 // the kernel's load of the packet's protocol (SKF_AD_PROTOCOL, the same
-// 16-bit EtherType). A load of other link-header bytes (MAC addresses) has
-// no meaning without a link header and is refused.
+// 16-bit EtherType). A load of other link-header bytes (MAC addresses), or
+// of the kernel's negative special offsets, has no meaning here and is
+// refused.
 func rebaseToNetwork(prog []bpf.RawInstruction) ([]bpf.RawInstruction, error) {
-	proto, err := bpf.LoadExtension{Num: bpf.ExtProto}.Assemble()
-	if err != nil {
-		return nil, err
+	ins, ok := bpf.Disassemble(prog)
+	if !ok {
+		return nil, fmt.Errorf("program has instructions the BPF package does not know")
 	}
-	out := make([]bpf.RawInstruction, len(prog))
-	for i, ins := range prog {
-		class, mode := ins.Op&bpfClassMask, ins.Op&bpfModeMask
-		packetLoad := class == bpfLD && (mode == bpfABS || mode == bpfIND) ||
-			class == bpfLDX && mode == bpfMSH
-		switch {
-		case !packetLoad:
-		case class == bpfLD && mode == bpfABS && ins.Op&bpfSizeMask == bpfH && ins.K == 12:
-			ins = proto
-		case ins.K >= ethHeaderLen && ins.K < 0x80000000:
-			ins.K -= ethHeaderLen
-		default:
-			return nil, fmt.Errorf("instruction %d loads link-header bytes (offset %d), which a raw-IP interface does not have", i, int32(ins.K))
+	rebase := func(i int, off uint32) (uint32, error) {
+		if off < ethHeaderLen || off >= 0x80000000 {
+			return 0, fmt.Errorf("instruction %d loads link-header bytes (offset %d), which a raw-IP interface does not have", i, int32(off))
 		}
-		out[i] = ins
+		return off - ethHeaderLen, nil
 	}
-	return out, nil
+	for i, in := range ins {
+		var err error
+		switch in := in.(type) {
+		case bpf.LoadAbsolute:
+			if in.Off == 12 && in.Size == 2 {
+				ins[i] = bpf.LoadExtension{Num: bpf.ExtProto}
+				continue
+			}
+			in.Off, err = rebase(i, in.Off)
+			ins[i] = in
+		case bpf.LoadIndirect:
+			in.Off, err = rebase(i, in.Off)
+			ins[i] = in
+		case bpf.LoadMemShift:
+			in.Off, err = rebase(i, in.Off)
+			ins[i] = in
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return bpf.Assemble(ins)
 }

@@ -279,7 +279,7 @@ func (s *FileSource) Next(p *Packet) error {
 			continue
 		}
 		fe := &FileError{Path: s.path, Offset: start, Packet: s.index, Err: err}
-		if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
 			fe.Err = io.ErrUnexpectedEOF
 			fe.Truncated = true
 		}
