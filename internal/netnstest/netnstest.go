@@ -42,23 +42,8 @@ type Wire struct {
 // when ip/tcpreplay are not installed.
 func New(t testing.TB) *Wire {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("live capture test needs root: it creates a network namespace and a veth pair and opens AF_PACKET sockets")
-	}
-	for _, tool := range []string{"ip", "tcpreplay"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("live capture test needs %q (apt-get install iproute2 tcpreplay): %v", tool, err)
-		}
-	}
-	// The whole pid and a separator: two test binaries run at once (go
-	// test runs packages in parallel), and "apsh"+id must stay within
-	// IFNAMSIZ-1 = 15 bytes (pid_max is at most 7 digits).
-	id := fmt.Sprintf("%dx%d", os.Getpid(), seq.Add(1))
-	w := &Wire{Netns: "apisensor-test-" + id, Host: "apsh" + id, Peer: "apsp" + id}
-	if err := run("ip", "netns", "add", w.Netns); err != nil {
-		t.Skipf("cannot create a network namespace here: %v", err)
-	}
-	t.Cleanup(func() { run("ip", "netns", "del", w.Netns) })
+	id, netns := newNetns(t, "a veth pair", "tcpreplay")
+	w := &Wire{Netns: netns, Host: "apsh" + id, Peer: "apsp" + id}
 	if err := run("ip", "link", "add", w.Host, "type", "veth", "peer", "name", w.Peer, "netns", w.Netns); err != nil {
 		t.Fatal(err)
 	}
@@ -71,6 +56,33 @@ func New(t testing.TB) *Wire {
 		}
 	}
 	return w
+}
+
+// newNetns creates a network namespace for a live-capture test, removed
+// in t.Cleanup, and returns it with the id that names the test's
+// interfaces. It skips the test, saying what is missing, when not root or
+// when ip or one of tools is not installed; what names what the test
+// creates besides the namespace.
+func newNetns(t testing.TB, what string, tools ...string) (id, netns string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skipf("live capture test needs root: it creates a network namespace and %s and opens AF_PACKET sockets", what)
+	}
+	for _, tool := range append([]string{"ip"}, tools...) {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("live capture test needs %q (apt-get install iproute2 tcpreplay): %v", tool, err)
+		}
+	}
+	// The whole pid and a separator: two test binaries run at once (go
+	// test runs packages in parallel), and "aptun"+id must stay within
+	// IFNAMSIZ-1 = 15 bytes (pid_max is at most 7 digits).
+	id = fmt.Sprintf("%dx%d", os.Getpid(), seq.Add(1))
+	netns = "apisensor-test-" + id
+	if err := run("ip", "netns", "add", netns); err != nil {
+		t.Skipf("cannot create a network namespace here: %v", err)
+	}
+	t.Cleanup(func() { run("ip", "netns", "del", netns) })
+	return id, netns
 }
 
 // Replay sends the pcap at path into the peer end at top speed.
@@ -125,18 +137,8 @@ type Tun struct {
 // t.Cleanup. It skips the test as New does when it cannot.
 func NewTun(t testing.TB) *Tun {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("live capture test needs root: it creates a network namespace and a tun device and opens AF_PACKET sockets")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skipf("live capture test needs \"ip\" (apt-get install iproute2): %v", err)
-	}
-	id := fmt.Sprintf("%dx%d", os.Getpid(), seq.Add(1))
-	w := &Tun{Netns: "apisensor-test-" + id, Name: "aptun" + id, fd: -1}
-	if err := run("ip", "netns", "add", w.Netns); err != nil {
-		t.Skipf("cannot create a network namespace here: %v", err)
-	}
-	t.Cleanup(func() { run("ip", "netns", "del", w.Netns) })
+	id, netns := newNetns(t, "a tun device")
+	w := &Tun{Netns: netns, Name: "aptun" + id, fd: -1}
 	err := w.Do(func() error {
 		// The device belongs to the namespace of the thread that opens
 		// /dev/net/tun.
