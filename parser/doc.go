@@ -95,8 +95,10 @@
 // With Config.RecycleStrings those strings and bodies are carved from
 // per-Parser 64 KiB chunks instead (arena.go), reused once every Call
 // holding a piece of a chunk has been Recycled: a calls-only run then
-// allocates nothing per transaction. Config.SkipBodies keeps no body byte
-// at all, only the counts.
+// allocates nothing for a typical exchange (redaction rewrites such as
+// Set-Cookie's or a query API key's, an upper-case Host, obs-fold lines,
+// 1xx codes and trailers still allocate). Config.SkipBodies keeps no body
+// byte at all, only the counts.
 //
 // Each Conn also keeps a copy of its last request's field section (at most
 // 4 KiB) and its fields (reqSection): a request repeating it byte for byte,

@@ -291,8 +291,8 @@ func runCalls(t testing.TB, cfg sensor.Config, plain bool) ([]byte, sensor.Summa
 	return b, sum
 }
 
-// Calls closed by a timeout, the final flush or an eviction are all tagged
-// with the batch's last packet: those of the same addresses in two VXLAN
+// Calls closed by a timeout or the final flush are all tagged with the
+// batch's last packet: those of the same addresses in two VXLAN
 // tunnels (unanswered half-open requests) may sit on different workers and
 // must still come out in one order whatever the worker count.
 func TestDeterministicAcrossTunnels(t *testing.T) {
