@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"fmt"
 	"testing"
 	"unsafe"
 
@@ -60,5 +61,57 @@ func TestSlabSizes(t *testing.T) {
 		if got[i]+8 != want[i] {
 			t.Errorf("class %d (%d slots): %d bytes + 8 header, want %d", i+1, slabClasses[i].slots, got[i], want[i])
 		}
+	}
+}
+
+// holdingRecycler clones each Call and recycles the originals only once
+// hold of them are waiting: their arena chunks stay busy meanwhile.
+type holdingRecycler struct {
+	c    *collect
+	p    *Parser
+	hold int
+	q    []*model.Call
+}
+
+func (r *holdingRecycler) Call(c *model.Call) {
+	r.c.Call(c.Clone())
+	r.q = append(r.q, c)
+	if len(r.q) > r.hold {
+		r.p.Recycle(r.q[0])
+		r.q = r.q[1:]
+	}
+}
+
+// The arena holds at most maxChunks chunks: when every one is pinned by a
+// Call not yet recycled, pieces come from the heap, and the calls are
+// those of a parser without an arena.
+func TestArenaCapHolds(t *testing.T) {
+	cfg := testConfig()
+	cfg.RecycleStrings = true
+	s := &collect{}
+	r := &holdingRecycler{c: s, hold: 40}
+	p, err := New(cfg, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.p = p
+	p.mem.chunkSize, p.mem.maxAlloc, p.mem.maxChunks, p.mem.scribble = 256, 256, 3, true
+	plain, ps := newTestParser(t, testConfig())
+	conns := []*Conn{p.NewConn(defMeta()), plain.NewConn(defMeta())}
+	for i := range 300 {
+		req := fmt.Sprintf("GET /items/%d HTTP/1.1\r\nHost: a.example\r\nX-Req: %d\r\n\r\n", i, i)
+		resp := fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Resp: %d\r\n\r\nok", i)
+		ts := t0.Add(timeMs(i))
+		for _, c := range conns {
+			c.Data(model.ClientToServer, []byte(req), ts)
+			c.Data(model.ServerToClient, []byte(resp), ts)
+		}
+	}
+	wantN(t, s.calls, 300)
+	if d := diffCalls(ps.calls, s.calls); d != "" {
+		t.Fatalf("arena at its cap changes the calls: %s", d)
+	}
+	if n := len(p.mem.chunks); n != 3 {
+		t.Fatalf("%d chunks, want the cap of 3 reached and held", n)
 	}
 }
