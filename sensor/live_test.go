@@ -17,10 +17,7 @@ import (
 // reading the file.
 func TestLiveCaptureMatchesOffline(t *testing.T) {
 	wire := netnstest.New(t)
-	gc := gen.DefaultAPIConfig()
-	gc.Packets = 4000
-	gc.Clients = 8
-	path, truth := writeAPICapture(t, t.TempDir(), gc)
+	path, truth := smallAPICapture(t, 4000, 8)
 
 	offCfg := testConfig()
 	offCfg.Files = []string{path}
@@ -38,6 +35,16 @@ func TestLiveCaptureMatchesOffline(t *testing.T) {
 	}
 	diffKeys(t, callKeys(calls), callKeys(offline))
 	t.Logf("live: %d packets, %d calls; offline %d calls", sum.Packets, len(calls), len(offline))
+}
+
+// smallAPICapture writes a generated API capture of about packets packets
+// from clients clients, for replaying onto a test wire.
+func smallAPICapture(t *testing.T, packets int64, clients int) (string, []gen.Transaction) {
+	t.Helper()
+	gc := gen.DefaultAPIConfig()
+	gc.Packets = packets
+	gc.Clients = clients
+	return writeAPICapture(t, t.TempDir(), gc)
 }
 
 // runLive runs the sensor live with lc, calls replay once every socket is
@@ -101,10 +108,7 @@ func runLive(t *testing.T, lc capture.LiveConfig, in func(func() error) error, r
 // port 80.
 func TestLiveRawIPInterface(t *testing.T) {
 	tun := netnstest.NewTun(t)
-	gc := gen.DefaultAPIConfig()
-	gc.Packets = 4000
-	gc.Clients = 8
-	path, _ := writeAPICapture(t, t.TempDir(), gc)
+	path, _ := smallAPICapture(t, 4000, 8)
 
 	const filter = "tcp port 80"
 	offCfg := testConfig()
@@ -136,10 +140,7 @@ func TestLiveRawIPInterface(t *testing.T) {
 // when it stops: the minute log must not read zero on such a link.
 func TestLiveSlowLinkShowsProgress(t *testing.T) {
 	wire := netnstest.New(t)
-	gc := gen.DefaultAPIConfig()
-	gc.Packets = 120
-	gc.Clients = 2
-	path, truth := writeAPICapture(t, t.TempDir(), gc)
+	path, truth := smallAPICapture(t, 120, 2)
 
 	lc := capture.DefaultLiveConfig()
 	lc.Interface = wire.Host
