@@ -162,13 +162,18 @@ func OpenLive(cfg LiveConfig) ([]*LiveSource, error) {
 		}
 		return nil, fmt.Errorf("capture: interface %q not found (available: %s)", cfg.Interface, strings.Join(names, ", "))
 	}
-	link, err := interfaceLink(cfg.Interface)
+	link, loopback, err := interfaceLink(cfg.Interface)
 	if err != nil {
 		return nil, err
 	}
 	prog, err := compileFor(cfg.Filter, cfg.Snaplen, link)
 	if err != nil {
 		return nil, err
+	}
+	if loopback {
+		if prog, err = dropOutgoing(prog); err != nil {
+			return nil, err
+		}
 	}
 	group := cfg.FanoutGroup
 	if group == 0 {

@@ -8,30 +8,31 @@ import (
 )
 
 // interfaceLink returns the link type of the frames an AF_PACKET socket on
-// the interface reads: LinkEthernet for Ethernet-framed interfaces
+// the interface reads, and whether it is a loopback interface (see
+// dropOutgoing): LinkEthernet for Ethernet-framed interfaces
 // (physical NICs, bridges, VLAN, bond, veth, VXLAN devices, loopback), and
 // LinkRaw for interfaces whose packets start at the IP header: tun devices
 // and WireGuard (ARPHRD_NONE), IPIP (Calico's tunl0), SIT and ip6tnl
 // tunnels, raw-IP modems and PPP. Other hardware types are refused, not
 // decoded as Ethernet: every frame would be counted as malformed.
-func interfaceLink(name string) (uint16, error) {
+func interfaceLink(name string) (link uint16, loopback bool, err error) {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return 0, fmt.Errorf("capture: socket for the link type of %s: %w", name, err)
+		return 0, false, fmt.Errorf("capture: socket for the link type of %s: %w", name, err)
 	}
 	defer unix.Close(fd)
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {
-		return 0, fmt.Errorf("capture: interface %q: %w", name, err)
+		return 0, false, fmt.Errorf("capture: interface %q: %w", name, err)
 	}
 	if err := unix.IoctlIfreq(fd, unix.SIOCGIFHWADDR, ifr); err != nil {
-		return 0, fmt.Errorf("capture: link type of %s (SIOCGIFHWADDR): %w", name, err)
+		return 0, false, fmt.Errorf("capture: link type of %s (SIOCGIFHWADDR): %w", name, err)
 	}
 	hw := ifr.Uint16() // ifr_hwaddr.sa_family: the ARPHRD_* type
 	if lt, ok := linkForARPHRD(hw); ok {
-		return lt, nil
+		return lt, hw == unix.ARPHRD_LOOPBACK, nil
 	}
-	return 0, fmt.Errorf("capture: interface %s has hardware type %d (ARPHRD_*), which live capture does not decode: "+
+	return 0, false, fmt.Errorf("capture: interface %s has hardware type %d (ARPHRD_*), which live capture does not decode: "+
 		"it reads Ethernet-framed interfaces and raw-IP ones (tun, WireGuard, IPIP, SIT, PPP); "+
 		"capture on the interface that carries this one's traffic instead (the decoder unwraps VLAN, VXLAN, GENEVE, GRE and IP-in-IP)",
 		name, hw)
@@ -68,6 +69,26 @@ func compileFor(expr string, snaplen int, lt uint16) ([]bpf.RawInstruction, erro
 		return nil, fmt.Errorf("capture: filter %q on a raw-IP interface: %w", expr, err)
 	}
 	return out, nil
+}
+
+// dropOutgoing puts in front of prog a check that rejects packets the
+// socket sees leaving the interface (SKF_AD_PKTTYPE == PACKET_OUTGOING).
+// On loopback the kernel hands every packet to packet sockets twice, once
+// as sent and once as received, so without it each segment would arrive
+// twice (counted as a retransmit, and the packet rate doubled); libpcap
+// drops the same copies, in user space. prog must end in a return, as
+// CompileFilter's programs do; its jumps are relative, so the prefix
+// leaves them as they are.
+func dropOutgoing(prog []bpf.RawInstruction) ([]bpf.RawInstruction, error) {
+	pre, err := bpf.Assemble([]bpf.Instruction{
+		bpf.LoadExtension{Num: bpf.ExtType},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: unix.PACKET_OUTGOING, SkipFalse: 1},
+		bpf.RetConstant{Val: 0},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append(pre, prog...), nil
 }
 
 // ethHeaderLen is what an Ethernet program's packet offsets count before the

@@ -90,10 +90,51 @@ func TestLinkForARPHRD(t *testing.T) {
 			t.Errorf("ARPHRD %d taken as link type %d", hw, lt)
 		}
 	}
-	if lt, err := interfaceLink("lo"); err != nil || lt != LinkEthernet {
-		t.Errorf("lo: %d %v", lt, err)
+	if lt, loopback, err := interfaceLink("lo"); err != nil || lt != LinkEthernet || !loopback {
+		t.Errorf("lo: %d loopback %v, %v", lt, loopback, err)
 	}
-	if _, err := interfaceLink("no-such-if0"); err == nil || !strings.Contains(err.Error(), "no-such-if0") {
+	if _, _, err := interfaceLink("no-such-if0"); err == nil || !strings.Contains(err.Error(), "no-such-if0") {
 		t.Errorf("missing interface: %v", err)
+	}
+}
+
+// On loopback the filter rejects the copy of a packet seen as sent and
+// otherwise decides as before, for every primitive and for a raw program.
+// The BPF interpreter has no SKF_AD_PKTTYPE: the packet type load is
+// replaced by a constant, what the kernel gives it.
+func TestDropOutgoing(t *testing.T) {
+	frames, cases := filterSemanticsCases(t)
+	pkttype, _ := bpf.LoadExtension{Num: bpf.ExtType}.Assemble()
+	cases = append(cases, filterCase{"4,40 0 0 12,21 0 1 2048,6 0 0 262144,6 0 0 0", []string{"tcp4", "udp4", "icmp"}})
+	for _, tc := range cases {
+		prog, err := compileFor(tc.expr, 1500, LinkEthernet)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.expr, err)
+		}
+		lo, err := dropOutgoing(prog)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.expr, err)
+		}
+		if lo[0] != pkttype {
+			t.Fatalf("%q: first instruction %+v, want the packet type load", tc.expr, lo[0])
+		}
+		for _, typ := range []uint32{unix.PACKET_HOST, unix.PACKET_OUTGOING} {
+			ins := disasm(t, lo)
+			ins[0] = bpf.LoadConstant{Dst: bpf.RegA, Val: typ}
+			vm, err := bpf.NewVM(ins)
+			if err != nil {
+				t.Fatalf("%q: %v", tc.expr, err)
+			}
+			for name, frame := range frames {
+				n, err := vm.Run(frame)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := typ != unix.PACKET_OUTGOING && slices.Contains(tc.accept, name)
+				if (n > 0) != want {
+					t.Errorf("%q, packet type %d, %s: accepted %d bytes, want accepted %v", tc.expr, typ, name, n, want)
+				}
+			}
+		}
 	}
 }

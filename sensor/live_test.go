@@ -28,7 +28,7 @@ func TestLiveCaptureMatchesOffline(t *testing.T) {
 	lc.Interface = wire.Host
 	lc.Workers = 2
 	lc.Filter = "tcp"
-	calls, sum := runLive(t, lc, nil, func(*sensor.Sensor) error { return wire.Replay(path) }, offSum.Packets)
+	calls, sum := runLive(t, lc, nil, func(*sensor.Sensor) (uint64, error) { return offSum.Packets, wire.Replay(path) })
 	if sum.KernelDrops != 0 || sum.KernelPackets < offSum.Packets {
 		t.Errorf("kernel counters: %d packets (want >= %d), %d dropped, %d early frames skipped",
 			sum.KernelPackets, offSum.Packets, sum.KernelDrops, sum.LiveEarly)
@@ -49,10 +49,10 @@ func smallAPICapture(t *testing.T, packets int64, clients int) (string, []gen.Tr
 
 // runLive runs the sensor live with lc, calls replay once every socket is
 // in the fanout group (a socket opened late would miss the start), waits
-// until want packets were read from the ring (at most 20 s), and stops
-// it. in, when not nil, runs the sensor (it opens the sockets) inside a
+// until the packets replay says it sent were read from the ring (at most
+// 20 s), and stops it. in, when not nil, runs the sensor (it opens the sockets) inside a
 // network namespace (netnstest.Tun.Do).
-func runLive(t *testing.T, lc capture.LiveConfig, in func(func() error) error, replay func(*sensor.Sensor) error, want uint64) ([]*model.Call, sensor.Summary) {
+func runLive(t *testing.T, lc capture.LiveConfig, in func(func() error) error, replay func(*sensor.Sensor) (sent uint64, err error)) ([]*model.Call, sensor.Summary) {
 	t.Helper()
 	cfg := testConfig()
 	cfg.Live = &lc
@@ -85,7 +85,8 @@ func runLive(t *testing.T, lc capture.LiveConfig, in func(func() error) error, r
 	case r := <-done:
 		t.Fatalf("run ended before capturing: %v", r.err)
 	}
-	if err := replay(s); err != nil {
+	want, err := replay(s)
+	if err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
@@ -125,7 +126,7 @@ func TestLiveRawIPInterface(t *testing.T) {
 	lc.Workers = 2
 	lc.Filter = filter
 	// The sockets must be opened in the tun's namespace.
-	calls, sum := runLive(t, lc, tun.Do, func(*sensor.Sensor) error { return tun.Replay(path) }, want)
+	calls, sum := runLive(t, lc, tun.Do, func(*sensor.Sensor) (uint64, error) { return want, tun.Replay(path) })
 	if sum.KernelDrops != 0 || sum.Packets != want {
 		t.Errorf("%d packets read (kernel: %d, %d dropped), want the %d the file filter keeps",
 			sum.Packets, sum.KernelPackets, sum.KernelDrops, want)
@@ -147,22 +148,22 @@ func TestLiveSlowLinkShowsProgress(t *testing.T) {
 	lc.Workers = 1
 	lc.Filter = "tcp"
 	var during sensor.Progress
-	calls, sum := runLive(t, lc, nil, func(s *sensor.Sensor) error {
+	calls, sum := runLive(t, lc, nil, func(s *sensor.Sensor) (uint64, error) {
 		wait := wire.Start(t, path, "--pps=40") // 3 s, a packet every 25 ms
 		done := make(chan error, 1)
 		go func() { done <- wait() }()
 		for {
 			select {
 			case err := <-done:
-				return err
+				return 120, err
 			case <-time.After(50 * time.Millisecond):
 				during = s.Progress()
 				if during.Packets > 0 && during.Calls > 0 {
-					return <-done
+					return 120, <-done
 				}
 			}
 		}
-	}, 120)
+	})
 	if during.Packets == 0 || during.Calls == 0 {
 		t.Errorf("while the replay ran: %d packets and %d calls shown", during.Packets, during.Calls)
 	}

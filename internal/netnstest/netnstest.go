@@ -1,8 +1,9 @@
 // Package netnstest gives live-capture tests a private wire: a veth pair
 // whose far end lives in a network namespace the test creates, and a way to
-// replay a pcap onto it with tcpreplay, or a tun device in a namespace of
-// its own to write IP packets into. Traffic never leaves the pair or the
-// namespace.
+// replay a pcap onto it with tcpreplay; a tun device in a namespace of its
+// own to write IP packets into; or a namespace with only its loopback, for
+// real kernel TCP between a server and a client the test runs. Traffic
+// never leaves the pair or the namespace.
 package netnstest
 
 import (
@@ -12,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -172,14 +174,18 @@ func NewTun(t testing.TB) *Tun {
 	return w
 }
 
-// Do runs fn on an OS thread inside the tun's namespace and returns its
-// error: sockets fn opens (AF_PACKET, netlink) live in that namespace. The
-// thread is discarded afterwards rather than returned to the runtime.
-func (w *Tun) Do(fn func() error) error {
+// Do runs fn on an OS thread inside the tun's namespace (see doIn).
+func (w *Tun) Do(fn func() error) error { return doIn(w.Netns, fn) }
+
+// doIn runs fn on an OS thread inside namespace netns and returns its
+// error: sockets fn opens (AF_PACKET, netlink, TCP listeners and
+// connections) live in that namespace. The thread is discarded afterwards
+// rather than returned to the runtime.
+func doIn(netns string, fn func() error) error {
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		ns, err := os.Open("/run/netns/" + w.Netns)
+		ns, err := os.Open("/run/netns/" + netns)
 		if err != nil {
 			done <- err
 			return
@@ -187,12 +193,62 @@ func (w *Tun) Do(fn func() error) error {
 		err = unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET)
 		ns.Close()
 		if err != nil {
-			done <- fmt.Errorf("setns %s: %w", w.Netns, err)
+			done <- fmt.Errorf("setns %s: %w", netns, err)
 			return
 		}
 		done <- fn()
 	}()
 	return <-done
+}
+
+// Loopback is a network namespace whose only interface is its loopback,
+// up: a server and a client started in it (Do) talk real kernel TCP over
+// "lo", which nothing else uses.
+type Loopback struct {
+	Netns string
+}
+
+// NewLoopback creates the namespace, removed in t.Cleanup, and brings its
+// loopback up. It skips the test as New does when it cannot.
+func NewLoopback(t testing.TB) *Loopback {
+	t.Helper()
+	_, netns := newNetns(t, "its loopback traffic")
+	if err := run("ip", "-n", netns, "link", "set", "lo", "up"); err != nil {
+		t.Fatal(err)
+	}
+	return &Loopback{Netns: netns}
+}
+
+// Do runs fn on an OS thread inside the namespace (see doIn).
+func (l *Loopback) Do(fn func() error) error { return doIn(l.Netns, fn) }
+
+// SentPackets is the namespace's count of packets sent on lo: each is one
+// packet a capture on lo should see.
+func (l *Loopback) SentPackets() (uint64, error) {
+	var n uint64
+	err := l.Do(func() error {
+		// /proc/thread-self/net is the calling thread's namespace's.
+		b, err := os.ReadFile("/proc/thread-self/net/dev")
+		if err != nil {
+			return err
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			name, rest, ok := strings.Cut(line, ":")
+			if !ok || strings.TrimSpace(name) != "lo" {
+				continue
+			}
+			// Receive: bytes packets errs drop fifo frame compressed
+			// multicast; then transmit: bytes packets ...
+			f := strings.Fields(rest)
+			if len(f) < 10 {
+				break
+			}
+			n, err = strconv.ParseUint(f[9], 10, 64)
+			return err
+		}
+		return fmt.Errorf("no lo line in /proc/thread-self/net/dev of %s", l.Netns)
+	})
+	return n, err
 }
 
 // Replay writes the IP packets of the Ethernet pcap at path into the tun
