@@ -389,7 +389,9 @@ func compileExpr(expr string) (prog []bpf.RawInstruction, err error) {
 	if err := checkFilterWords(expr); err != nil {
 		return nil, err
 	}
-	e := filter.NewExpression(expr)
+	// Every word checkFilterWords lets through is a keyword, an IPv4
+	// address, a CIDR or a number: lower case is the compiler's spelling.
+	e := filter.NewExpression(strings.ToLower(expr))
 	if e == nil {
 		return nil, errors.New("empty expression")
 	}
@@ -420,7 +422,8 @@ func compileExpr(expr string) (prog []bpf.RawInstruction, err error) {
 // 0`, `vlan`, `!tcp`, `portrange` all compile to something else; `icmp`
 // matches everything and `tcp and not port 22` lets UDP through, measured
 // with go-pcap 8c87ecf5dbc5), so anything outside this list is refused
-// rather than filtered wrongly.
+// rather than filtered wrongly, and so are IPv6 addresses and words that
+// do not form an expression (filterGrammar).
 var filterWords = map[string]bool{
 	"tcp": true, "udp": true, "host": true, "net": true, "port": true,
 	"src": true, "dst": true, "and": true, "or": true,
@@ -428,22 +431,127 @@ var filterWords = map[string]bool{
 
 func checkFilterWords(expr string) error {
 	spaced := strings.NewReplacer("(", " ( ", ")", " ) ").Replace(expr)
-	for _, w := range strings.Fields(spaced) {
-		lw := strings.ToLower(w)
-		if filterWords[lw] || w == "(" || w == ")" {
-			continue
+	g := filterGrammar{toks: strings.Fields(spaced)}
+	for _, w := range g.toks {
+		if !filterWords[strings.ToLower(w)] && w != "(" && w != ")" && !isFilterValue(w) {
+			return fmt.Errorf("%q is not supported by the built-in compiler (it knows tcp, udp, host, net, port, src, dst, and, or, parentheses, addresses and port numbers)", w)
 		}
-		if _, err := netip.ParseAddr(w); err == nil {
-			continue
-		}
-		if _, err := netip.ParsePrefix(w); err == nil {
-			continue
-		}
-		if n, err := strconv.ParseUint(w, 10, 16); err == nil && n > 0 {
-			continue
-		}
-		return fmt.Errorf("%q is not supported by the built-in compiler (it knows tcp, udp, host, net, port, src, dst, and, or, parentheses, addresses and port numbers)", w)
 	}
+	// The compiler also takes what is not an expression ("tcp port",
+	// "port", "tcp and", "(tcp") and makes some program of it, one that
+	// drops everything or keeps too much: the words must form one.
+	if err := g.expr(); err != nil {
+		return err
+	}
+	if g.i < len(g.toks) {
+		return fmt.Errorf("%q after a complete expression (join primitives with and/or)", g.toks[g.i])
+	}
+	return nil
+}
+
+func isFilterValue(w string) bool {
+	if _, err := netip.ParseAddr(w); err == nil {
+		return true
+	}
+	if _, err := netip.ParsePrefix(w); err == nil {
+		return true
+	}
+	n, err := strconv.ParseUint(w, 10, 16)
+	return err == nil && n > 0
+}
+
+// filterGrammar checks the built-in compiler's subset of tcpdump syntax:
+//
+//	expr      = term { ("and" | "or") term }
+//	term      = "(" expr ")" | primitive
+//	primitive = ("tcp" | "udp") [qualified] | qualified
+//	qualified = ["src" | "dst"] ("host" IPv4 | "net" IPv4-prefix | "port" number)
+type filterGrammar struct {
+	toks []string
+	i    int
+}
+
+func (g *filterGrammar) peek() string {
+	if g.i < len(g.toks) {
+		return strings.ToLower(g.toks[g.i])
+	}
+	return ""
+}
+
+// want names what is missing at the current token.
+func (g *filterGrammar) want(what string) error {
+	if g.i < len(g.toks) {
+		return fmt.Errorf("%s expected at %q", what, g.toks[g.i])
+	}
+	if g.i > 0 {
+		return fmt.Errorf("%s expected after %q at the end", what, g.toks[g.i-1])
+	}
+	return fmt.Errorf("%s expected", what)
+}
+
+func (g *filterGrammar) expr() error {
+	for {
+		if err := g.term(); err != nil {
+			return err
+		}
+		if w := g.peek(); w != "and" && w != "or" {
+			return nil
+		}
+		g.i++
+	}
+}
+
+func (g *filterGrammar) term() error {
+	if g.peek() == "(" {
+		g.i++
+		if err := g.expr(); err != nil {
+			return err
+		}
+		if g.peek() != ")" {
+			return g.want(`")"`)
+		}
+		g.i++
+		return nil
+	}
+	if w := g.peek(); w == "tcp" || w == "udp" {
+		g.i++
+		switch g.peek() {
+		case "src", "dst", "host", "net", "port":
+		default:
+			return nil // the protocol alone
+		}
+	}
+	what := "a primitive (tcp, udp, host, net, port, or a parenthesis)"
+	if w := g.peek(); w == "src" || w == "dst" {
+		g.i++
+		what = "host, net or port"
+	}
+	kind := g.peek()
+	if kind != "host" && kind != "net" && kind != "port" {
+		return g.want(what)
+	}
+	g.i++
+	var v string
+	if g.i < len(g.toks) {
+		v = g.toks[g.i]
+	}
+	ok := false
+	switch kind {
+	case "host":
+		a, err := netip.ParseAddr(v)
+		ok = err == nil && a.Is4()
+	case "net":
+		p, err := netip.ParsePrefix(v)
+		ok = err == nil && p.Addr().Is4()
+	case "port":
+		n, err := strconv.ParseUint(v, 10, 16)
+		ok = err == nil && n > 0
+	}
+	if !ok {
+		// The compiler reads an IPv6 address as host and port.
+		return g.want(map[string]string{"host": "an IPv4 address", "net": "an IPv4 prefix (10.0.0.0/8)", "port": "a port number"}[kind])
+	}
+	g.i++
 	return nil
 }
 

@@ -66,7 +66,12 @@ func TestCompileFilter(t *testing.T) {
 		t.Fatalf("no program expected without a snaplen: %+v %v", prog, err)
 	}
 	// Errors.
-	for _, bad := range []string{"tcp[tcpflags] & tcp-syn != 0", "vlan and tcp", "portrange 80-90", "garbage words", "icmp", "not tcp", "tcp and not port 22", "3\n6 0 0 1", "2\n21 5 0 1\n6 0 0 0", "1\n6 0 x 1"} {
+	for _, bad := range []string{"tcp[tcpflags] & tcp-syn != 0", "vlan and tcp",
+		// Known words that are not an expression: the compiler makes a
+		// program of each (dropping everything, or keeping too much).
+		"tcp port", "port", "tcp and", "and tcp", "(tcp", "tcp)", "port 80 443", "tcp tcp", "src", "net 10.0.0.1",
+		// It reads an IPv6 address as host and port.
+		"host ::1", "net 2001:db8::/32", "portrange 80-90", "garbage words", "icmp", "not tcp", "tcp and not port 22", "3\n6 0 0 1", "2\n21 5 0 1\n6 0 0 0", "1\n6 0 x 1"} {
 		_, err := CompileFilter(bad, 0)
 		if err == nil {
 			t.Errorf("%q accepted", bad)
@@ -277,6 +282,7 @@ func filterSemanticsCases(t *testing.T) (map[string][]byte, []filterCase) {
 		{"net 11.0.0.0/8", nil},
 		{"tcp dst port 80", []string{"tcp4", "tcp6"}},
 		{"tcp src port 80", nil},
+		{"TCP Dst Port 80 AND Host 192.168.7.9", []string{"tcp4"}},
 	}
 	return frames, cases
 }
