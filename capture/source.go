@@ -56,7 +56,7 @@ func (c FileConfig) Validate() error {
 // returned before it.
 type FileError struct {
 	Path   string
-	Offset int64  // byte offset of the failing record; -1 when the file could not be opened
+	Offset int64  // byte offset of the failing record; -1 when the file could not be opened or its header read
 	Packet uint64 // global index of the last good packet before the error (0 = none)
 	Err    error
 	// Truncated is set when the file ends inside a record: the typical
@@ -214,18 +214,18 @@ func (s *FileSource) openNext() error {
 	case 0x0A0D0D0A:
 		ng, err := pcapgo.NewNgReader(s.br, pcapgo.NgReaderOptions{WantMixedLinkType: true, SkipUnknownVersion: true})
 		if err != nil {
-			return &FileError{Path: s.path, Offset: 0, Err: fmt.Errorf("pcapng header: %w", err)}
+			return &FileError{Path: s.path, Offset: -1, Err: fmt.Errorf("pcapng header: %w", err)}
 		}
 		s.rd = ng
 	case 0xA1B2C3D4, 0xD4C3B2A1, 0xA1B23C4D, 0x4D3CB2A1:
 		pr, err := newPcapReader(s.br)
 		if err != nil {
-			return &FileError{Path: s.path, Offset: 0, Err: fmt.Errorf("pcap header: %w", err)}
+			return &FileError{Path: s.path, Offset: -1, Err: fmt.Errorf("pcap header: %w", err)}
 		}
 		s.linkType = pr.linkType
 		s.rd = pr
 	default:
-		return &FileError{Path: s.path, Offset: 0, Err: fmt.Errorf("not a pcap or pcapng file (magic %08x)", m)}
+		return &FileError{Path: s.path, Offset: -1, Err: fmt.Errorf("not a pcap or pcapng file (magic %08x)", m)}
 	}
 	return nil
 }
