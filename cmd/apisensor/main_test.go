@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -30,8 +33,8 @@ func TestRunDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	if !strings.Contains(stderr, "calls 232") {
-		t.Errorf("summary does not report the 232 calls:\n%s", stderr)
+	if !strings.Contains(stderr, "calls 232") || strings.Contains(stderr, "interrupted") {
+		t.Errorf("summary does not report the 232 calls of a complete run:\n%s", stderr)
 	}
 	var eps []struct{ State string }
 	b, err := os.ReadFile(filepath.Join(out, "endpoints.json"))
@@ -61,6 +64,26 @@ func TestRunDemo(t *testing.T) {
 	}
 	if err := json.Unmarshal(b, &st); err != nil || st.Packets != 822 || st.Calls != 232 {
 		t.Errorf("stats %+v (%v)", st, err)
+	}
+}
+
+// A signal during a file run ends it with the output of what was read and
+// a summary that says the input was not read to the end.
+func TestRunInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // the signal came before the first packet
+	var stderr bytes.Buffer
+	out := t.TempDir()
+	err := runCmd(ctx, []string{"-r", "../../testdata/demo/demo.pcap", "--out", out, "--progress", "never", "--log-level", "warn"}, io.Discard, &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// How far the reader got depends on its read-ahead.
+	if !regexp.MustCompile(`\n  interrupted: 0\.[0-2] of 0\.3 MB of input read; the output holds what was read\n`).MatchString(stderr.String()) {
+		t.Errorf("summary of an interrupted run:\n%s", stderr.String())
+	}
+	if _, err := os.Stat(filepath.Join(out, "calls.jsonl")); err != nil {
+		t.Error(err)
 	}
 }
 

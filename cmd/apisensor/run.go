@@ -231,6 +231,17 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	printSummary(stderr, sum, elapsed, outDir)
+	if ctx.Err() != nil && !s.Live() {
+		// A signal ended a file run: say so, or the summary reads like a
+		// complete one.
+		p := s.Progress()
+		if p.FileTotal > 0 {
+			fmt.Fprintf(stderr, "  interrupted: %.1f of %.1f MB of input read; the output holds what was read\n",
+				float64(p.FileDone)/1e6, float64(p.FileTotal)/1e6)
+		} else {
+			fmt.Fprintf(stderr, "  interrupted after %.1f MB of input; the output holds what was read\n", float64(p.FileDone)/1e6)
+		}
+	}
 	if *statsJSON != "" {
 		if err := writeStats(*statsJSON, sum, elapsed); err != nil {
 			return err
