@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,6 +81,7 @@ type LiveStats struct {
 	Drops        uint64 // packets dropped because the ring was full
 	QueueFreezes uint64 // times the ring filled up and froze
 	Early        uint64 // frames from before the group was complete, skipped
+	LinkDowns    uint64 // times the interface went down under the socket (capture resumes when it is up)
 }
 
 // LiveSource reads one AF_PACKET socket. It implements Source; Next and
@@ -91,7 +93,9 @@ type LiveSource struct {
 	closed bool
 	index  uint64
 	iface  string
+	ifidx  int       // the interface's index when the socket was opened
 	link   uint16    // LinkEthernet, or LinkRaw on a raw-IP interface
+	downs  uint64    // ENETDOWN reports (LiveStats.LinkDowns)
 	final  LiveStats // kernel counters read just before Close
 	// start is when every socket of the group was in place. Frames stamped
 	// before it came in between bind and the drop-all filter, before the
@@ -146,7 +150,8 @@ func OpenLive(cfg LiveConfig) ([]*LiveSource, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if _, err := net.InterfaceByName(cfg.Interface); err != nil {
+	ifc, err := net.InterfaceByName(cfg.Interface)
+	if err != nil {
 		var names []string
 		if ifs, e := net.Interfaces(); e == nil {
 			for _, i := range ifs {
@@ -207,7 +212,7 @@ func OpenLive(cfg LiveConfig) ([]*LiveSource, error) {
 			}
 			return fail(fmt.Errorf("capture: open AF_PACKET socket %d on %s: %w", i, cfg.Interface, err))
 		}
-		s := &LiveSource{tp: tp, iface: cfg.Interface, link: link}
+		s := &LiveSource{tp: tp, iface: cfg.Interface, ifidx: ifc.Index, link: link}
 		out = append(out, s)
 		// The socket is bound and receiving. Until every socket has joined
 		// the fanout group, a bound socket outside the group gets a copy
@@ -280,8 +285,54 @@ func (s *LiveSource) Next(p *Packet) error {
 		return nil
 	case errors.Is(err, afpacket.ErrTimeout):
 		return ErrIdle
+	case errors.Is(err, afpacket.ErrPoll):
+		return s.pollError()
 	}
 	return fmt.Errorf("capture: read %s: %w", s.iface, err)
+}
+
+// pollError handles poll(2) reporting an error on the socket. The kernel
+// sets ENETDOWN when the interface goes down (a link flap, `ip link set
+// down`, a NIC reset) and puts the socket back in service, fanout group
+// included, when it comes up; the error stays pending, and poll keeps
+// failing, until it is read. So it is read (SO_ERROR clears it) and,
+// while the interface still exists, capture waits for it: Next reports
+// idle and LinkDowns counts the event. An interface removed, or replaced
+// by a new one of the same name (a pod's veth), never comes back to this
+// socket: that ends the capture with an error saying so.
+func (s *LiveSource) pollError() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return io.EOF // the descriptor is gone
+	}
+	errno, err := soError(s.tp)
+	switch {
+	case err != nil:
+		return fmt.Errorf("capture: read %s: %w (and reading the socket's error failed: %v)", s.iface, afpacket.ErrPoll, err)
+	case errno == 0:
+		return ErrIdle // already read by another path
+	case errno != unix.ENETDOWN:
+		return fmt.Errorf("capture: read %s: %w", s.iface, errno)
+	}
+	if ifc, err := net.InterfaceByName(s.iface); err != nil || ifc.Index != s.ifidx {
+		return fmt.Errorf("capture: interface %s was removed while capturing (%v); restart the sensor once it is back", s.iface, unix.ENETDOWN)
+	}
+	s.downs++
+	return ErrIdle
+}
+
+// soError reads and clears the socket's pending error (SO_ERROR).
+// gopacket's TPacket does not expose its descriptor; the field is read
+// by reflection (gopacket v1.7.7), and a TPacket without it is an error,
+// not a guess.
+func soError(tp *afpacket.TPacket) (unix.Errno, error) {
+	f := reflect.ValueOf(tp).Elem().FieldByName("fd")
+	if !f.IsValid() || f.Kind() != reflect.Int {
+		return 0, errors.New("afpacket.TPacket has no fd field")
+	}
+	v, err := unix.GetsockoptInt(int(f.Int()), unix.SOL_SOCKET, unix.SO_ERROR)
+	return unix.Errno(v), err
 }
 
 // Close closes the socket; a concurrent Next returns io.EOF.
@@ -322,6 +373,7 @@ func (s *LiveSource) kernelStats() (LiveStats, error) {
 	st.Drops -= s.base.Drops
 	st.QueueFreezes -= s.base.QueueFreezes
 	st.Early = s.early
+	st.LinkDowns = s.downs
 	return st, nil
 }
 

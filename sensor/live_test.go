@@ -2,6 +2,7 @@ package sensor_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -169,4 +170,83 @@ func TestLiveSlowLinkShowsProgress(t *testing.T) {
 	}
 	diffKeys(t, callKeys(calls), truthKeys(truth))
 	t.Logf("during the replay: %d packets, %d calls shown; at the end %d packets, %d calls", during.Packets, during.Calls, sum.Packets, len(calls))
+}
+
+// A link flap (the capture interface down, then up) does not end live
+// capture: the calls replayed before and after it all come out, and the
+// summary counts the flap.
+func TestLiveLinkFlap(t *testing.T) {
+	wire := netnstest.New(t)
+	var paths []string
+	var offline []*model.Call
+	var offPackets uint64
+	for seed := uint64(1); seed <= 2; seed++ {
+		gc := gen.DefaultAPIConfig()
+		gc.Packets, gc.Clients, gc.Seed = 2000, 4, seed
+		path, _ := writeAPICapture(t, t.TempDir(), gc)
+		cfg := testConfig()
+		cfg.Files = []string{path}
+		calls, sum := runCapture(t, cfg)
+		paths, offline, offPackets = append(paths, path), append(offline, calls...), offPackets+sum.Packets
+	}
+
+	lc := capture.DefaultLiveConfig()
+	lc.Interface = wire.Host
+	lc.Workers = 2
+	lc.Filter = "tcp"
+	calls, sum := runLive(t, lc, nil, func(s *sensor.Sensor) (uint64, error) {
+		if err := wire.Replay(paths[0]); err != nil {
+			return 0, err
+		}
+		if err := wire.SetHost(false); err != nil {
+			return 0, err
+		}
+		// Down for longer than a poll: each socket's poll sees it.
+		time.Sleep(500 * time.Millisecond)
+		if err := wire.SetHost(true); err != nil {
+			return 0, err
+		}
+		for deadline := time.Now().Add(5 * time.Second); s.Progress().LinkDowns < 2 && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		return offPackets, wire.Replay(paths[1])
+	})
+	if sum.InputError != "" || sum.LinkDowns != 2 || sum.Packets != offPackets {
+		t.Errorf("input error %q, %d link downs (want one per socket, 2), %d packets (want %d)", sum.InputError, sum.LinkDowns, sum.Packets, offPackets)
+	}
+	diffKeys(t, callKeys(calls), callKeys(offline))
+}
+
+// An interface removed under live capture ends it with an error naming
+// the interface, not with a capture that silently reads nothing.
+func TestLiveInterfaceRemoved(t *testing.T) {
+	wire := netnstest.New(t)
+	lc := capture.DefaultLiveConfig()
+	lc.Interface = wire.Host
+	cfg := testConfig()
+	cfg.Live = &lc
+	s, err := sensor.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan sensor.Summary, 1)
+	go func() {
+		sum, err := s.Run(t.Context(), &memSink{})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- sum
+	}()
+	<-s.Ready()
+	if err := wire.RemoveHost(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case sum := <-done:
+		if !strings.Contains(sum.InputError, "interface "+wire.Host+" was removed") {
+			t.Errorf("input error %q", sum.InputError)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("capture went on after its interface was removed")
+	}
 }

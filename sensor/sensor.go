@@ -85,6 +85,7 @@ type Progress struct {
 	FileDone, FileTotal   int64  // input bytes consumed / total (0 when unknown)
 	KernelDrops           uint64 // live capture: packets the kernel dropped (ring full)
 	KernelFreezes         uint64 // live capture: TPACKET_V3 queue freezes
+	LinkDowns             uint64 // live capture: times the interface went down (per socket)
 }
 
 // Live reports whether the sensor captures from an interface.
@@ -100,6 +101,7 @@ func (s *Sensor) Progress() Progress {
 		if ks, err := l.Stats(); err == nil {
 			p.KernelDrops += ks.Drops
 			p.KernelFreezes += ks.QueueFreezes
+			p.LinkDowns += ks.LinkDowns
 		}
 	}
 	s.liveMu.Unlock()
@@ -219,14 +221,18 @@ type Summary struct {
 	// group was complete, skipped because another socket may have seen
 	// them too.
 	LiveEarly uint64 `json:"live_early,omitempty"`
+	// LinkDowns counts the times the live interface went down under a
+	// socket; capture resumed when it came back up.
+	LinkDowns uint64 `json:"link_downs,omitempty"`
 	Filtered  uint64 `json:"filtered"`
 
 	Decode     capture.DecodeStats `json:"decode"`
 	Reassembly reassembly.Stats    `json:"reassembly"`
 	Parser     parser.Stats        `json:"parser"`
 	Discovery  discovery.Stats     `json:"discovery"`
-	// InputError is a capture file that ended badly (truncated, corrupt):
-	// everything before it was processed.
+	// InputError is a capture file that ended badly (truncated, corrupt),
+	// or a live interface that went away: everything before it was
+	// processed.
 	InputError string `json:"input_error,omitempty"`
 }
 
@@ -436,6 +442,7 @@ func (s *Sensor) finish(ends []readEnd, workers []*worker, live []*capture.LiveS
 			sum.KernelDrops += ks.Drops
 			sum.KernelPackets += ks.Packets
 			sum.LiveEarly += ks.Early
+			sum.LinkDowns += ks.LinkDowns
 		}
 	}
 	s.fillTotals(&sum)

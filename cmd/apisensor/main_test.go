@@ -8,10 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/apisensor/apisensor/internal/netnstest"
 	"github.com/apisensor/apisensor/parser"
 	"github.com/apisensor/apisensor/sensor"
 )
@@ -180,5 +183,47 @@ func TestSummaryParseErrorReasons(t *testing.T) {
 	var again sensor.Summary
 	if err := json.Unmarshal(js, &again); err != nil || again.Parser.Errors[parser.ReasonBadChunk] != 7 {
 		t.Errorf("round trip: %v %v", again.Parser.Errors, err)
+	}
+}
+
+// Live capture that stops because its interface went away is a failure a
+// supervisor must see: exit 1, after the summary of what was read.
+func TestRunLiveInterfaceRemoved(t *testing.T) {
+	wire := netnstest.New(t)
+	type result struct {
+		code           int
+		stdout, stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		r.code, r.stdout, r.stderr = run(t, "run", "-i", wire.Host, "--workers", "1", "--out", t.TempDir(), "--progress", "never", "--log-level", "warn")
+		done <- r
+	}()
+	// Remove it once the socket is set up: promiscuous mode is the last
+	// step that needs the interface (flags gain IFF_PROMISC). One worker,
+	// so there is one socket to wait for.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		b, err := os.ReadFile("/sys/class/net/" + wire.Host + "/flags")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if flags, err := strconv.ParseUint(strings.TrimSpace(string(b)), 0, 32); err == nil && flags&syscall.IFF_PROMISC != 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the interface is not in promiscuous mode after 5 s")
+		}
+	}
+	if err := wire.RemoveHost(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-done:
+		if r.code != 1 || !strings.Contains(r.stderr, "apisensor: live capture stopped: capture: interface "+wire.Host+" was removed while capturing") {
+			t.Errorf("exit %d, stderr:\n%s", r.code, r.stderr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("live run went on after its interface was removed")
 	}
 }

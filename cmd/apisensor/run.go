@@ -248,6 +248,11 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 	}
 	if sum.InputError != "" {
+		if s.Live() {
+			// Live capture ends only when told to: a supervisor
+			// (systemd, a DaemonSet) must see this as a failure.
+			return fmt.Errorf("live capture stopped: %s", sum.InputError)
+		}
 		log.Warn("input ended early; everything before the error was processed", zap.String("error", sum.InputError))
 	}
 	return nil
@@ -288,6 +293,9 @@ func printSummary(w io.Writer, s sensor.Summary, elapsed time.Duration, out stri
 	fmt.Fprintf(w, "), drops %d", s.Drops)
 	if s.KernelDrops > 0 {
 		fmt.Fprintf(w, ", kernel drops %d", s.KernelDrops)
+	}
+	if s.LinkDowns > 0 {
+		fmt.Fprintf(w, ", interface went down %d times (per socket; capture resumed)", s.LinkDowns)
 	}
 	fmt.Fprintln(w)
 	if d := s.Discovery; d != (discovery.Stats{}) {
@@ -388,12 +396,13 @@ func startLiveReport(s *sensor.Sensor, log *zap.Logger) func() {
 			case <-t.C:
 				p := s.Progress()
 				lvl := log.Info
-				if p.KernelDrops > last.KernelDrops {
+				if p.KernelDrops > last.KernelDrops || p.LinkDowns > last.LinkDowns {
 					lvl = log.Warn
 				}
 				lvl("live capture", zap.Uint64("packets", p.Packets), zap.Uint64("calls", p.Calls),
 					zap.Uint64("packets_last_minute", p.Packets-last.Packets),
-					zap.Uint64("kernel_drops", p.KernelDrops), zap.Uint64("kernel_queue_freezes", p.KernelFreezes))
+					zap.Uint64("kernel_drops", p.KernelDrops), zap.Uint64("kernel_queue_freezes", p.KernelFreezes),
+					zap.Uint64("link_downs", p.LinkDowns))
 				last = p
 			}
 		}

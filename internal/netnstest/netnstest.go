@@ -87,6 +87,19 @@ func newNetns(t testing.TB, what string, tools ...string) (id, netns string) {
 	return id, netns
 }
 
+// SetHost brings the capture end down or up, as a link flap or
+// `ip link set down` does.
+func (w *Wire) SetHost(up bool) error {
+	state := "down"
+	if up {
+		state = "up"
+	}
+	return run("ip", "link", "set", w.Host, state)
+}
+
+// RemoveHost deletes the pair, as when a pod and its veth go away.
+func (w *Wire) RemoveHost() error { return run("ip", "link", "del", w.Host) }
+
 // Replay sends the pcap at path into the peer end at top speed.
 func (w *Wire) Replay(path string) error {
 	return run(w.replayArgs(path, "-t")...)
