@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apisensor/apisensor/capture"
 	"github.com/apisensor/apisensor/internal/netnstest"
@@ -261,4 +263,69 @@ func realStackClient(addr string) ([]string, error) {
 		c.Close()
 	}
 	return keys, nil
+}
+
+// On a link that falls quiet, time still passes: a request the server
+// never answers comes out (status 0) once the connection has been idle for
+// the idle timeout, while nothing else crosses the link, not only when the
+// next packet arrives or the sensor stops.
+func TestLiveQuietLinkTimesOut(t *testing.T) {
+	lo := netnstest.NewLoopback(t)
+	var l net.Listener
+	if err := lo.Do(func() (err error) { l, err = net.Listen("tcp", "127.0.0.1:0"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() { // reads requests, never answers
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go io.Copy(io.Discard, c)
+		}
+	}()
+
+	lc := capture.DefaultLiveConfig()
+	lc.Interface = "lo"
+	cfg := testConfig()
+	cfg.Live = &lc
+	cfg.Reassembly.IdleTimeout = time.Second
+	cfg.TickEvery = 100 * time.Millisecond
+	s, err := sensor.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var sink memSink
+	done := make(chan error, 1)
+	go func() {
+		done <- lo.Do(func() error { _, err := s.Run(ctx, &sink); return err })
+	}()
+	<-s.Ready()
+	var c net.Conn
+	if err := lo.Do(func() (err error) { c, err = net.Dial("tcp", l.Addr().String()); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close() // open and silent until the test ends
+	if _, err := io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: api.test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	sent := time.Now()
+	for s.Progress().Calls == 0 && time.Since(sent) < 10*time.Second {
+		time.Sleep(50 * time.Millisecond)
+	}
+	waited := time.Since(sent)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if len(sink.calls) != 1 || sink.calls[0].URI != "/slow" || sink.calls[0].Status != 0 {
+		t.Fatalf("calls %v", callKeys(sink.calls))
+	}
+	if waited >= 10*time.Second {
+		t.Errorf("the unanswered request came out only when the sensor stopped, not after the 1 s idle timeout")
+	}
+	t.Logf("unanswered request out %v after it was sent (idle timeout 1 s, idle slack 1 s)", waited.Round(10*time.Millisecond))
 }

@@ -591,6 +591,14 @@ func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work,
 			// hold calls back until the batch fills.
 			if inBatch > 0 {
 				flush()
+			} else if now := time.Now().Add(-liveIdleSlack); n > 0 && !lastTS.IsZero() && now.After(lastTS) {
+				// Nothing batched: packet time stands still while the
+				// link is quiet, and a request left unanswered would wait
+				// for the next packet to time out. The wall clock moves
+				// it on (ring timestamps are wall-clock time), and the
+				// workers' idle sweep runs on an empty batch.
+				lastTS = now
+				flush()
 			}
 			continue
 		}
@@ -703,6 +711,12 @@ const progressEvery = 4096
 // wait for a 200 ms silence (capture.ErrIdle) that steady traffic never
 // leaves, and the minute log would show no packets and no calls.
 const liveHandOn = 250 * time.Millisecond
+
+// liveIdleSlack is how far behind the wall clock a quiet live link's
+// packet time is moved: a frame can wait in a ring block the kernel has
+// not yet retired (liveBlockTimeout, 50 ms) and must not come out older
+// than the time the sweep already ran at.
+const liveIdleSlack = time.Second
 
 // publish makes the packets and bytes read so far and the file position
 // visible to Progress; called on the reader's goroutine (FileSource is not
