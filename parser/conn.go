@@ -174,6 +174,7 @@ const (
 	kReq
 	kResp
 	kNone
+	kH2 // the HTTP/2 client connection preface
 )
 
 // classify reports whether feeding may proceed; it buffers an undecided
@@ -214,6 +215,13 @@ func (c *Conn) classify(h *half, b []byte, ts time.Time) bool {
 	}
 	h.seen = true
 	o := c.other(h)
+	if k == kH2 {
+		// HTTP/2 is not parsed: stop here, without calling its preface
+		// a bad request line.
+		c.p.st.http2.Add(1)
+		c.stop()
+		return false
+	}
 	if k == kNone {
 		// A response role facing an outstanding request may legitimately
 		// start with raw bytes (HTTP/0.9 reply).
@@ -239,13 +247,22 @@ func (c *Conn) abandon() {
 	if c.abandoned {
 		return
 	}
+	c.p.st.abandoned.Add(1)
+	c.stop()
+}
+
+// stop ends parsing of the connection.
+func (c *Conn) stop() {
 	c.abandoned = true
 	c.h[0].st, c.h[1].st = stDead, stDead
-	c.p.st.abandoned.Add(1)
 	// Requests already parsed (a client that spoke HTTP to a server that
 	// does not) are still transactions.
 	c.finishAll(time.Time{})
 }
+
+// h2Preface starts the client's side of an HTTP/2 connection (RFC 9113
+// §3.4); its first line is all it takes to tell it from HTTP/1.x.
+const h2Preface = "PRI * HTTP/2.0\r\n"
 
 // classifyStart looks at the first bytes of a message stream.
 func classifyStart(p []byte) kind {
@@ -259,6 +276,12 @@ func classifyStart(p []byte) kind {
 	}
 	if len(p) >= len(httpPrefix) && string(p[:len(httpPrefix)]) == httpPrefix {
 		return kResp
+	}
+	if n := min(len(p), len(h2Preface)); string(p[:n]) == h2Preface[:n] {
+		if n == len(h2Preface) {
+			return kH2
+		}
+		return kUnknown
 	}
 	maybeResp := plausibleStart(p, false) // a prefix of "HTTP/1."
 	for j := 0; j < len(p); j++ {

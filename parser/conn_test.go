@@ -175,6 +175,35 @@ func TestHTTP09(t *testing.T) {
 	want(t, "no response", hasFlag(calls[0], model.FlagNoResponse), true)
 }
 
+// An HTTP/2 connection with prior knowledge (h2c, gRPC without TLS) opens
+// with the client preface: it is counted as HTTP/2 and left alone, not
+// taken for a bad request line, in whatever pieces the preface comes.
+func TestHTTP2Preface(t *testing.T) {
+	settings := "\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+	headers := "\x00\x00\x05\x01\x05\x00\x00\x00\x01\x82\x86\x84\x41\x8a"
+	for _, sp := range []splitter{whole, bytewise, randomSplit(7)} {
+		calls, st := run(t, testConfig(), defMeta(), []ev{
+			c2s("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + settings + headers),
+			s2c(settings),
+			// A DATA frame whose payload reads like HTTP/1.1.
+			c2s("\x00\x00\x10\x00\x01\x00\x00\x00\x01GET / HTTP/1.1\r\n"),
+		}, sp)
+		wantN(t, calls, 0)
+		want(t, "http2", st.HTTP2, uint64(1))
+		want(t, "errors", st.Errors, ErrorCounts{})
+		want(t, "abandoned", st.AbandonedConns, uint64(0))
+	}
+	// The method PRI on HTTP/1.1 is a request like any other.
+	calls, st := runAll(t, testConfig(), defMeta(), []ev{
+		c2s("PRI /x HTTP/1.1\r\nHost: a\r\n\r\n"),
+		s2c("HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n"),
+	})
+	wantN(t, calls, 1)
+	want(t, "method", calls[0].Method, "PRI")
+	want(t, "status", calls[0].Status, uint16(405))
+	want(t, "http2", st.HTTP2, uint64(0))
+}
+
 func TestNot09(t *testing.T) {
 	calls, st := runAll(t, testConfig(), defMeta(), []ev{
 		c2s("GET /\nFakeHeader\nHost: localhost\nUser-Agent: myscript\n\n"),

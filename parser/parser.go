@@ -69,6 +69,10 @@ type Stats struct {
 	Upgrades       uint64 // 101 Switching Protocols: parsing stopped
 	Tunnels        uint64 // CONNECT tunnels established
 	HTTP09         uint64
+	// HTTP2 counts connections that opened with the HTTP/2 client preface
+	// (h2c with prior knowledge, gRPC without TLS): not parsed, and not
+	// counted as errors or as not HTTP.
+	HTTP2 uint64
 }
 
 // ErrorCounts counts errors by Reason. In JSON it is an object keyed by
@@ -137,6 +141,7 @@ type counters struct {
 	errors                                                            [NumReasons]atomic.Uint64
 	resyncs, gaps, gapBytes, skipped, abandoned, upgrades, tunnels    atomic.Uint64
 	http09                                                            atomic.Uint64
+	http2                                                             atomic.Uint64
 }
 
 // Parser turns connections' byte streams into Calls. One Parser per worker
@@ -245,6 +250,7 @@ func (p *Parser) Stats() Stats {
 		GapBytes: s.gapBytes.Load(), SkippedBytes: s.skipped.Load(),
 		AbandonedConns: s.abandoned.Load(), Upgrades: s.upgrades.Load(),
 		Tunnels: s.tunnels.Load(), HTTP09: s.http09.Load(),
+		HTTP2: s.http2.Load(),
 	}
 	for i := range out.Errors {
 		out.Errors[i] = s.errors[i].Load()

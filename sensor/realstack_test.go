@@ -49,7 +49,10 @@ func TestLiveLoopbackRealStack(t *testing.T) {
 				return err
 			}
 			listeners = append(listeners, l)
-			go (&http.Server{Handler: realStackHandler()}).Serve(l)
+			srv := &http.Server{Handler: realStackHandler(), Protocols: new(http.Protocols)}
+			srv.Protocols.SetHTTP1(true)
+			srv.Protocols.SetUnencryptedHTTP2(true) // h2c with prior knowledge, as gRPC without TLS
+			go srv.Serve(l)
 		}
 		return nil
 	})
@@ -76,6 +79,9 @@ func TestLiveLoopbackRealStack(t *testing.T) {
 			}
 			return nil
 		})
+		if err == nil {
+			err = h2cCall(lo, listeners[0].Addr().String())
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -95,6 +101,9 @@ func TestLiveLoopbackRealStack(t *testing.T) {
 			sum.Packets, sum.KernelDrops, during, after-before)
 	}
 	ra := sum.Reassembly
+	if sum.Parser.HTTP2 != 1 {
+		t.Errorf("%d HTTP/2 connections counted, want the h2c one", sum.Parser.HTTP2)
+	}
 	if ra.Retransmits != 0 || ra.SynRetransmits != 0 || ra.MissedBytes != 0 || sum.ParseErrors != 0 {
 		t.Errorf("clean loopback traffic gave %d retransmits, %d SYN retransmits, %d bytes missed, %d parse errors: a packet seen twice or lost",
 			ra.Retransmits, ra.SynRetransmits, ra.MissedBytes, sum.ParseErrors)
@@ -103,6 +112,28 @@ func TestLiveLoopbackRealStack(t *testing.T) {
 	diffKeys(t, callKeys(calls), truth)
 	t.Logf("lo: %d packets, %d connections, %d calls (%d expected), %d bytes delivered",
 		sum.Packets, sum.Flows, len(calls), len(truth), ra.DeliveredBytes)
+}
+
+// h2cCall makes one HTTP/2 request with prior knowledge (no upgrade), as
+// a gRPC client without TLS does, dialling inside the namespace.
+func h2cCall(lo *netnstest.Loopback, addr string) error {
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	tr.DialContext = func(ctx context.Context, network, a string) (c net.Conn, err error) {
+		err = lo.Do(func() error { c, err = net.Dial(network, a); return err })
+		return c, err
+	}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Get("http://" + addr + "/api/users/99")
+	if err != nil {
+		return fmt.Errorf("h2c: %w", err)
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("h2c: %s %s, want HTTP/2 200", resp.Proto, resp.Status)
+	}
+	return nil
 }
 
 // realStackHandler answers the paths realStackClient asks for, each in the

@@ -163,8 +163,14 @@ func TestSummaryParseErrorReasons(t *testing.T) {
 	s.Parser.Errors, s.ParseErrors = parser.ErrorCounts{}, 0
 	b.Reset()
 	printSummary(&b, s, time.Second, "out")
-	if !strings.Contains(b.String(), "parse errors 0, gaps 0") {
+	if !strings.Contains(b.String(), "parse errors 0, gaps 0") || strings.Contains(b.String(), "HTTP/2") {
 		t.Errorf("summary without errors:\n%s", b.String())
+	}
+	s.Parser.HTTP2 = 3
+	b.Reset()
+	printSummary(&b, s, time.Second, "out")
+	if !strings.Contains(b.String(), "drops 0, HTTP/2 connections 3 (not parsed)\n") {
+		t.Errorf("summary with h2c connections:\n%s", b.String())
 	}
 
 	js, err := json.Marshal(sensor.Summary{Parser: parser.Stats{Errors: parser.ErrorCounts{parser.ReasonBadChunk: 7}}})

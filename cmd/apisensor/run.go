@@ -294,6 +294,9 @@ func printSummary(w io.Writer, s sensor.Summary, elapsed time.Duration, out stri
 	if s.KernelDrops > 0 {
 		fmt.Fprintf(w, ", kernel drops %d", s.KernelDrops)
 	}
+	if h2 := s.Parser.HTTP2; h2 > 0 {
+		fmt.Fprintf(w, ", HTTP/2 connections %d (not parsed)", h2)
+	}
 	if s.LinkDowns > 0 {
 		fmt.Fprintf(w, ", interface went down %d times (per socket; capture resumed)", s.LinkDowns)
 	}
