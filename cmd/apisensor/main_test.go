@@ -131,21 +131,37 @@ func TestRunErrors(t *testing.T) {
 	}
 }
 
+// summaryText is the end-of-run summary printSummary writes for s.
+func summaryText(s sensor.Summary) string {
+	var b bytes.Buffer
+	printSummary(&b, s, time.Second, "out")
+	return b.String()
+}
+
 // The summary says how much of the missed bytes a short snap length cut,
 // and says nothing of it when there is none.
 func TestSummarySnapCut(t *testing.T) {
 	var s sensor.Summary
 	s.Gaps, s.MissedBytes = 3, 900
-	var b bytes.Buffer
-	printSummary(&b, s, time.Second, "out")
-	if strings.Contains(b.String(), "snap length") || !strings.Contains(b.String(), "gaps 3 (900 bytes missed), drops 0") {
-		t.Errorf("without cuts:\n%s", b.String())
+	if got := summaryText(s); strings.Contains(got, "snap length") || !strings.Contains(got, "gaps 3 (900 bytes missed), drops 0") {
+		t.Errorf("without cuts:\n%s", got)
 	}
 	s.Reassembly.SnapCutBytes = 600
-	b.Reset()
-	printSummary(&b, s, time.Second, "out")
-	if !strings.Contains(b.String(), "gaps 3 (900 bytes missed, 600 of them cut by the capture's snap length), drops 0") {
-		t.Errorf("with cuts:\n%s", b.String())
+	if got := summaryText(s); !strings.Contains(got, "gaps 3 (900 bytes missed, 600 of them cut by the capture's snap length), drops 0") {
+		t.Errorf("with cuts:\n%s", got)
+	}
+}
+
+// h2c connections are counted in the summary, and not mentioned when
+// there are none.
+func TestSummaryHTTP2(t *testing.T) {
+	var s sensor.Summary
+	if got := summaryText(s); strings.Contains(got, "HTTP/2") {
+		t.Errorf("summary without h2c connections:\n%s", got)
+	}
+	s.Parser.HTTP2 = 3
+	if got := summaryText(s); !strings.Contains(got, "drops 0, HTTP/2 connections 3 (not parsed)\n") {
+		t.Errorf("summary with h2c connections:\n%s", got)
 	}
 }
 
@@ -155,22 +171,12 @@ func TestSummaryParseErrorReasons(t *testing.T) {
 	s.Parser.Errors[parser.ReasonBadHeader] = 105
 	s.Parser.Errors[parser.ReasonBadContentLength] = 5
 	s.ParseErrors = 110
-	var b bytes.Buffer
-	printSummary(&b, s, time.Second, "out")
-	if !strings.Contains(b.String(), "parse errors 110 (bad_header 105, bad_content_length 5), gaps 0") {
-		t.Errorf("summary:\n%s", b.String())
+	if got := summaryText(s); !strings.Contains(got, "parse errors 110 (bad_header 105, bad_content_length 5), gaps 0") {
+		t.Errorf("summary:\n%s", got)
 	}
 	s.Parser.Errors, s.ParseErrors = parser.ErrorCounts{}, 0
-	b.Reset()
-	printSummary(&b, s, time.Second, "out")
-	if !strings.Contains(b.String(), "parse errors 0, gaps 0") || strings.Contains(b.String(), "HTTP/2") {
-		t.Errorf("summary without errors:\n%s", b.String())
-	}
-	s.Parser.HTTP2 = 3
-	b.Reset()
-	printSummary(&b, s, time.Second, "out")
-	if !strings.Contains(b.String(), "drops 0, HTTP/2 connections 3 (not parsed)\n") {
-		t.Errorf("summary with h2c connections:\n%s", b.String())
+	if got := summaryText(s); !strings.Contains(got, "parse errors 0, gaps 0") {
+		t.Errorf("summary without errors:\n%s", got)
 	}
 
 	js, err := json.Marshal(sensor.Summary{Parser: parser.Stats{Errors: parser.ErrorCounts{parser.ReasonBadChunk: 7}}})
