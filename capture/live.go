@@ -484,21 +484,55 @@ var filterWords = map[string]bool{
 func checkFilterWords(expr string) error {
 	spaced := strings.NewReplacer("(", " ( ", ")", " ) ").Replace(expr)
 	g := filterGrammar{toks: strings.Fields(spaced)}
-	for _, w := range g.toks {
-		if !filterWords[strings.ToLower(w)] && w != "(" && w != ")" && !isFilterValue(w) {
-			return fmt.Errorf("%q is not supported by the built-in compiler (it knows tcp, udp, host, net, port, src, dst, and, or, parentheses, addresses and port numbers)", w)
-		}
-	}
 	// The compiler also takes what is not an expression ("tcp port",
 	// "port", "tcp and", "(tcp") and makes some program of it, one that
 	// drops everything or keeps too much: the words must form one.
-	if err := g.expr(); err != nil {
+	if _, err := g.expr(); err != nil {
 		return err
 	}
 	if g.i < len(g.toks) {
-		return fmt.Errorf("%q after a complete expression (join primitives with and/or)", g.toks[g.i])
+		return g.want("and/or")
 	}
 	return nil
+}
+
+// filterGrammar checks the subset of tcpdump syntax the built-in
+// compiler translates faithfully:
+//
+//	expr      = term { ("and" | "or") term }   no "and" after an "or"
+//	term      = "(" expr ")" | primitive
+//	primitive = ("tcp" | "udp") [["src" | "dst"] "port" number] | qualified
+//	qualified = ["src" | "dst"] ("host" IPv4 | "net" IPv4-prefix | "port" number)
+//
+// Measured with go-pcap 8c87ecf5dbc5 in the BPF VM, outside it: an "and"
+// after an "or" ("(tcp or udp) and port 80", "tcp or udp and port 53")
+// compiles to a program that accepts nothing; "tcp host X" drops the
+// protocol (tcpdump refuses it); an IPv6 address is read as host and port.
+type filterGrammar struct {
+	toks []string
+	i    int
+}
+
+func (g *filterGrammar) peek() string {
+	if g.i < len(g.toks) {
+		return strings.ToLower(g.toks[g.i])
+	}
+	return ""
+}
+
+// want names what is missing at the current token, or the token itself
+// when the compiler does not know it at all.
+func (g *filterGrammar) want(what string) error {
+	if g.i < len(g.toks) {
+		if w := g.peek(); !filterWords[w] && w != "(" && w != ")" && !isFilterValue(w) {
+			return fmt.Errorf("%q is not supported by the built-in compiler (it knows tcp, udp, host, net, port, src, dst, and, or, parentheses, IPv4 addresses and port numbers)", g.toks[g.i])
+		}
+		return fmt.Errorf("%s expected at %q", what, g.toks[g.i])
+	}
+	if g.i > 0 {
+		return fmt.Errorf("%s expected after %q at the end", what, g.toks[g.i-1])
+	}
+	return fmt.Errorf("%s expected", what)
 }
 
 func isFilterValue(w string) bool {
@@ -512,75 +546,61 @@ func isFilterValue(w string) bool {
 	return err == nil && n > 0
 }
 
-// filterGrammar checks the built-in compiler's subset of tcpdump syntax:
-//
-//	expr      = term { ("and" | "or") term }
-//	term      = "(" expr ")" | primitive
-//	primitive = ("tcp" | "udp") [qualified] | qualified
-//	qualified = ["src" | "dst"] ("host" IPv4 | "net" IPv4-prefix | "port" number)
-type filterGrammar struct {
-	toks []string
-	i    int
-}
-
-func (g *filterGrammar) peek() string {
-	if g.i < len(g.toks) {
-		return strings.ToLower(g.toks[g.i])
-	}
-	return ""
-}
-
-// want names what is missing at the current token.
-func (g *filterGrammar) want(what string) error {
-	if g.i < len(g.toks) {
-		return fmt.Errorf("%s expected at %q", what, g.toks[g.i])
-	}
-	if g.i > 0 {
-		return fmt.Errorf("%s expected after %q at the end", what, g.toks[g.i-1])
-	}
-	return fmt.Errorf("%s expected", what)
-}
-
-func (g *filterGrammar) expr() error {
+// expr reports whether the expression has an "or" at its top level or in
+// a term.
+func (g *filterGrammar) expr() (hasOr bool, err error) {
 	for {
-		if err := g.term(); err != nil {
-			return err
+		termOr, err := g.term()
+		if err != nil {
+			return false, err
 		}
-		if w := g.peek(); w != "and" && w != "or" {
-			return nil
+		hasOr = hasOr || termOr
+		switch g.peek() {
+		case "or":
+			hasOr = true
+		case "and":
+			if hasOr {
+				return false, fmt.Errorf("\"and\" after an \"or\" group at %q is mistranslated by the built-in compiler (it matches nothing); put the or-group last (\"tcp and (port 80 or port 443)\")", g.toks[g.i])
+			}
+		default:
+			return hasOr, nil
 		}
 		g.i++
 	}
 }
 
-func (g *filterGrammar) term() error {
+func (g *filterGrammar) term() (hasOr bool, err error) {
 	if g.peek() == "(" {
 		g.i++
-		if err := g.expr(); err != nil {
-			return err
+		if hasOr, err = g.expr(); err != nil {
+			return false, err
 		}
 		if g.peek() != ")" {
-			return g.want(`")"`)
+			return false, g.want(`")"`)
 		}
 		g.i++
-		return nil
+		return hasOr, nil
 	}
+	what := "a primitive (tcp, udp, host, net, port, or a parenthesis)"
+	proto := false
 	if w := g.peek(); w == "tcp" || w == "udp" {
 		g.i++
 		switch g.peek() {
 		case "src", "dst", "host", "net", "port":
 		default:
-			return nil // the protocol alone
+			return false, nil // the protocol alone
 		}
+		proto, what = true, "port"
 	}
-	what := "a primitive (tcp, udp, host, net, port, or a parenthesis)"
 	if w := g.peek(); w == "src" || w == "dst" {
 		g.i++
-		what = "host, net or port"
+		if !proto {
+			what = "host, net or port"
+		}
 	}
 	kind := g.peek()
-	if kind != "host" && kind != "net" && kind != "port" {
-		return g.want(what)
+	if kind != "port" && (proto || kind != "host" && kind != "net") {
+		return false, g.want(what)
 	}
 	g.i++
 	var v string
@@ -600,11 +620,10 @@ func (g *filterGrammar) term() error {
 		ok = err == nil && n > 0
 	}
 	if !ok {
-		// The compiler reads an IPv6 address as host and port.
-		return g.want(map[string]string{"host": "an IPv4 address", "net": "an IPv4 prefix (10.0.0.0/8)", "port": "a port number"}[kind])
+		return false, g.want(map[string]string{"host": "an IPv4 address", "net": "an IPv4 prefix (10.0.0.0/8)", "port": "a port number"}[kind])
 	}
 	g.i++
-	return nil
+	return false, nil
 }
 
 // checkJumps verifies every conditional jump lands inside the program,

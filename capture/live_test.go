@@ -71,7 +71,12 @@ func TestCompileFilter(t *testing.T) {
 		// program of each (dropping everything, or keeping too much).
 		"tcp port", "port", "tcp and", "and tcp", "(tcp", "tcp)", "port 80 443", "tcp tcp", "src", "net 10.0.0.1",
 		// It reads an IPv6 address as host and port.
-		"host ::1", "net 2001:db8::/32", "portrange 80-90", "garbage words", "icmp", "not tcp", "tcp and not port 22", "3\n6 0 0 1", "2\n21 5 0 1\n6 0 0 0", "1\n6 0 x 1"} {
+		"host ::1", "net 2001:db8::/32",
+		// An "and" after an "or" compiles to a program that matches
+		// nothing; a protocol before host or net is dropped.
+		"(tcp or udp) and port 80", "tcp or udp and port 53", "(port 80 or port 53) and tcp",
+		"tcp and (port 80 or port 53) and src host 10.1.2.3", "tcp and port 80 or udp and port 53",
+		"tcp host 10.1.2.3", "udp net 10.0.0.0/8", "tcp src host 10.1.2.3", "portrange 80-90", "garbage words", "icmp", "not tcp", "tcp and not port 22", "3\n6 0 0 1", "2\n21 5 0 1\n6 0 0 0", "1\n6 0 x 1"} {
 		_, err := CompileFilter(bad, 0)
 		if err == nil {
 			t.Errorf("%q accepted", bad)
@@ -283,6 +288,7 @@ func filterSemanticsCases(t *testing.T) (map[string][]byte, []filterCase) {
 		{"tcp dst port 80", []string{"tcp4", "tcp6"}},
 		{"tcp src port 80", nil},
 		{"TCP Dst Port 80 AND Host 192.168.7.9", []string{"tcp4"}},
+		{"tcp and port 80 or udp", []string{"tcp4", "tcp6", "udp4"}},
 	}
 	return frames, cases
 }
