@@ -96,6 +96,7 @@ type LiveSource struct {
 	ifidx  int       // the interface's index when the socket was opened
 	link   uint16    // LinkEthernet, or LinkRaw on a raw-IP interface
 	downs  uint64    // ENETDOWN reports (LiveStats.LinkDowns)
+	down   bool      // an ENETDOWN and no packet since: Next watches for removal
 	final  LiveStats // kernel counters read just before Close
 	// start is when every socket of the group was in place. Frames stamped
 	// before it came in between bind and the drop-all filter, before the
@@ -276,6 +277,7 @@ func (s *LiveSource) Next(p *Packet) error {
 	s.mu.Unlock()
 	switch {
 	case err == nil:
+		s.down = false
 		s.index++
 		p.Data = data
 		p.TS = ci.Timestamp
@@ -284,6 +286,11 @@ func (s *LiveSource) Next(p *Packet) error {
 		p.Index = s.index
 		return nil
 	case errors.Is(err, afpacket.ErrTimeout):
+		if s.down {
+			// Down, the socket gets no second error if the interface
+			// is then removed: look.
+			return s.checkGone()
+		}
 		return ErrIdle
 	case errors.Is(err, afpacket.ErrPoll):
 		return s.pollError()
@@ -299,7 +306,8 @@ func (s *LiveSource) Next(p *Packet) error {
 // while the interface still exists, capture waits for it: Next reports
 // idle and LinkDowns counts the event. An interface removed, or replaced
 // by a new one of the same name (a pod's veth), never comes back to this
-// socket: that ends the capture with an error saying so.
+// socket: that ends the capture with an error saying so, whether it was
+// removed up or (no second error then) after going down.
 func (s *LiveSource) pollError() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -315,10 +323,17 @@ func (s *LiveSource) pollError() error {
 	case errno != unix.ENETDOWN:
 		return fmt.Errorf("capture: read %s: %w", s.iface, errno)
 	}
+	s.downs++
+	s.down = true
+	return s.checkGone()
+}
+
+// checkGone ends the capture with an error when the interface was removed
+// or replaced (another index under its name); else Next reports idle.
+func (s *LiveSource) checkGone() error {
 	if ifc, err := net.InterfaceByName(s.iface); err != nil || ifc.Index != s.ifidx {
 		return fmt.Errorf("capture: interface %s was removed while capturing (%v); restart the sensor once it is back", s.iface, unix.ENETDOWN)
 	}
-	s.downs++
 	return ErrIdle
 }
 

@@ -2,6 +2,7 @@ package sensor_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -218,35 +219,50 @@ func TestLiveLinkFlap(t *testing.T) {
 }
 
 // An interface removed under live capture ends it with an error naming
-// the interface, not with a capture that silently reads nothing.
+// the interface, not with a capture that silently reads nothing: removed
+// while up, or taken down first (the socket then gets no second error).
 func TestLiveInterfaceRemoved(t *testing.T) {
-	wire := netnstest.New(t)
-	lc := capture.DefaultLiveConfig()
-	lc.Interface = wire.Host
-	cfg := testConfig()
-	cfg.Live = &lc
-	s, err := sensor.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan sensor.Summary, 1)
-	go func() {
-		sum, err := s.Run(t.Context(), &memSink{})
-		if err != nil {
-			t.Error(err)
-		}
-		done <- sum
-	}()
-	<-s.Ready()
-	if err := wire.RemoveHost(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case sum := <-done:
-		if !strings.Contains(sum.InputError, "interface "+wire.Host+" was removed") {
-			t.Errorf("input error %q", sum.InputError)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("capture went on after its interface was removed")
+	for _, downFirst := range []bool{false, true} {
+		t.Run(fmt.Sprintf("down-first=%v", downFirst), func(t *testing.T) {
+			wire := netnstest.New(t)
+			lc := capture.DefaultLiveConfig()
+			lc.Interface = wire.Host
+			cfg := testConfig()
+			cfg.Live = &lc
+			s, err := sensor.New(cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan sensor.Summary, 1)
+			go func() {
+				sum, err := s.Run(t.Context(), &memSink{})
+				if err != nil {
+					t.Error(err)
+				}
+				done <- sum
+			}()
+			<-s.Ready()
+			if downFirst {
+				if err := wire.SetHost(false); err != nil {
+					t.Fatal(err)
+				}
+				for deadline := time.Now().Add(5 * time.Second); s.Progress().LinkDowns == 0; time.Sleep(20 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatal("the link went down unnoticed")
+					}
+				}
+			}
+			if err := wire.RemoveHost(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case sum := <-done:
+				if !strings.Contains(sum.InputError, "interface "+wire.Host+" was removed") {
+					t.Errorf("input error %q", sum.InputError)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("capture went on after its interface was removed")
+			}
+		})
 	}
 }
