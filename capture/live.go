@@ -168,7 +168,7 @@ func OpenLive(cfg LiveConfig) ([]*LiveSource, error) {
 		}
 		return nil, fmt.Errorf("capture: interface %q not found (available: %s)", cfg.Interface, strings.Join(names, ", "))
 	}
-	link, loopback, err := interfaceLink(cfg.Interface)
+	link, err := interfaceLink(cfg.Interface)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +176,7 @@ func OpenLive(cfg LiveConfig) ([]*LiveSource, error) {
 	if err != nil {
 		return nil, err
 	}
-	if loopback {
+	if ifc.Flags&net.FlagLoopback != 0 {
 		if prog, err = dropOutgoing(prog); err != nil {
 			return nil, err
 		}

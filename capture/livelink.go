@@ -8,31 +8,30 @@ import (
 )
 
 // interfaceLink returns the link type of the frames an AF_PACKET socket on
-// the interface reads, and whether it is a loopback interface (see
-// dropOutgoing): LinkEthernet for Ethernet-framed interfaces
+// the interface reads: LinkEthernet for Ethernet-framed interfaces
 // (physical NICs, bridges, VLAN, bond, veth, VXLAN devices, loopback), and
 // LinkRaw for interfaces whose packets start at the IP header: tun devices
 // and WireGuard (ARPHRD_NONE), IPIP (Calico's tunl0), SIT and ip6tnl
 // tunnels, raw-IP modems and PPP. Other hardware types are refused, not
 // decoded as Ethernet: every frame would be counted as malformed.
-func interfaceLink(name string) (link uint16, loopback bool, err error) {
+func interfaceLink(name string) (uint16, error) {
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return 0, false, fmt.Errorf("capture: socket for the link type of %s: %w", name, err)
+		return 0, fmt.Errorf("capture: socket for the link type of %s: %w", name, err)
 	}
 	defer unix.Close(fd)
 	ifr, err := unix.NewIfreq(name)
 	if err != nil {
-		return 0, false, fmt.Errorf("capture: interface %q: %w", name, err)
+		return 0, fmt.Errorf("capture: interface %q: %w", name, err)
 	}
 	if err := unix.IoctlIfreq(fd, unix.SIOCGIFHWADDR, ifr); err != nil {
-		return 0, false, fmt.Errorf("capture: link type of %s (SIOCGIFHWADDR): %w", name, err)
+		return 0, fmt.Errorf("capture: link type of %s (SIOCGIFHWADDR): %w", name, err)
 	}
 	hw := ifr.Uint16() // ifr_hwaddr.sa_family: the ARPHRD_* type
 	if lt, ok := linkForARPHRD(hw); ok {
-		return lt, hw == unix.ARPHRD_LOOPBACK, nil
+		return lt, nil
 	}
-	return 0, false, fmt.Errorf("capture: interface %s has hardware type %d (ARPHRD_*), which live capture does not decode: "+
+	return 0, fmt.Errorf("capture: interface %s has hardware type %d (ARPHRD_*), which live capture does not decode: "+
 		"it reads Ethernet-framed interfaces and raw-IP ones (tun, WireGuard, IPIP, SIT, PPP); "+
 		"capture on the interface that carries this one's traffic instead (the decoder unwraps VLAN, VXLAN, GENEVE, GRE and IP-in-IP)",
 		name, hw)
