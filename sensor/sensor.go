@@ -85,7 +85,7 @@ type Progress struct {
 	FileDone, FileTotal   int64  // input bytes consumed / total (0 when unknown)
 	KernelDrops           uint64 // live capture: packets the kernel dropped (ring full)
 	KernelFreezes         uint64 // live capture: TPACKET_V3 queue freezes
-	LinkDowns             uint64 // live capture: times the interface went down (per socket)
+	LinkDowns             uint64 // live capture: times the interface went down (every socket sees each)
 }
 
 // Live reports whether the sensor captures from an interface.
@@ -101,7 +101,7 @@ func (s *Sensor) Progress() Progress {
 		if ks, err := l.Stats(); err == nil {
 			p.KernelDrops += ks.Drops
 			p.KernelFreezes += ks.QueueFreezes
-			p.LinkDowns += ks.LinkDowns
+			p.LinkDowns = max(p.LinkDowns, ks.LinkDowns)
 		}
 	}
 	s.liveMu.Unlock()
@@ -221,8 +221,9 @@ type Summary struct {
 	// group was complete, skipped because another socket may have seen
 	// them too.
 	LiveEarly uint64 `json:"live_early,omitempty"`
-	// LinkDowns counts the times the live interface went down under a
-	// socket; capture resumed when it came back up.
+	// LinkDowns counts the times the live interface went down (each
+	// socket of a fanout group sees every one: the most any saw); capture
+	// resumed when it came back up.
 	LinkDowns uint64 `json:"link_downs,omitempty"`
 	Filtered  uint64 `json:"filtered"`
 
@@ -442,7 +443,7 @@ func (s *Sensor) finish(ends []readEnd, workers []*worker, live []*capture.LiveS
 			sum.KernelDrops += ks.Drops
 			sum.KernelPackets += ks.Packets
 			sum.LiveEarly += ks.Early
-			sum.LinkDowns += ks.LinkDowns
+			sum.LinkDowns = max(sum.LinkDowns, ks.LinkDowns)
 		}
 	}
 	s.fillTotals(&sum)

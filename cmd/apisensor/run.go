@@ -298,7 +298,7 @@ func printSummary(w io.Writer, s sensor.Summary, elapsed time.Duration, out stri
 		fmt.Fprintf(w, ", HTTP/2 connections %d (not parsed)", h2)
 	}
 	if s.LinkDowns > 0 {
-		fmt.Fprintf(w, ", interface went down %d times (per socket; capture resumed)", s.LinkDowns)
+		fmt.Fprintf(w, ", interface went down %d times (capture resumed)", s.LinkDowns)
 	}
 	fmt.Fprintln(w)
 	if d := s.Discovery; d != (discovery.Stats{}) {
