@@ -592,12 +592,13 @@ func (s *Sensor) read(ctx context.Context, src capture.Source, ins []chan *work,
 			// hold calls back until the batch fills.
 			if inBatch > 0 {
 				flush()
-			} else if now := time.Now().Add(-liveIdleSlack); n > 0 && !lastTS.IsZero() && now.After(lastTS) {
+			} else if now := time.Now().Add(-liveIdleSlack); n > 0 && !lastTS.IsZero() && now.Sub(lastTS) >= s.cfg.TickEvery {
 				// Nothing batched: packet time stands still while the
 				// link is quiet, and a request left unanswered would wait
 				// for the next packet to time out. The wall clock moves
 				// it on (ring timestamps are wall-clock time), and the
-				// workers' idle sweep runs on an empty batch.
+				// workers' idle sweep runs on an empty batch, as often as
+				// it would with packets (TickEvery).
 				lastTS = now
 				flush()
 			}
