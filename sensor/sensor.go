@@ -281,7 +281,12 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 	}()
 	s.readyOnce.Do(func() { close(s.ready) })
 	// Closing the sources unblocks a reader waiting for packets.
-	stop := context.AfterFunc(ctx, func() {
+	// rctx also ends when a reader fails: with several fanout sockets the
+	// others must not go on while the kernel hashes the failed socket's
+	// share of the flows into a ring nobody reads.
+	rctx, cancelReaders := context.WithCancel(ctx)
+	defer cancelReaders()
+	stop := context.AfterFunc(rctx, func() {
 		for _, l := range live {
 			l.Close()
 		}
@@ -360,7 +365,9 @@ func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 	var rwg sync.WaitGroup
 	for si, src := range sources {
 		rwg.Go(func() {
-			ends[si] = s.read(ctx, src, ins, pool)
+			if ends[si] = s.read(rctx, src, ins, pool); ends[si].err != nil {
+				cancelReaders()
+			}
 		})
 	}
 	go func() {
