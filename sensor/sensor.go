@@ -235,6 +235,10 @@ type Summary struct {
 	// or a live interface that went away: everything before it was
 	// processed.
 	InputError string `json:"input_error,omitempty"`
+	// Interrupted is set when a file run was stopped (a signal) before
+	// its input was read to the end. (Live capture always ends so; it may
+	// or may not be set there.)
+	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // Run reads the input to its end (or until ctx is done) and writes sink.
@@ -455,9 +459,9 @@ func (s *Sensor) finish(ends []readEnd, workers []*worker, live []*capture.LiveS
 	}
 	s.fillTotals(&sum)
 	for _, e := range ends {
-		if e.err != nil {
+		sum.Interrupted = sum.Interrupted || e.canceled
+		if e.err != nil && sum.InputError == "" {
 			sum.InputError = e.err.Error()
-			break
 		}
 	}
 	if inv != nil {
@@ -553,8 +557,9 @@ func compareTagged(a, b tagged) int {
 // readEnd is what a reader leaves behind: its counters, the error that
 // ended it, and where the input stopped (for the final flush).
 type readEnd struct {
-	stats   capture.DecodeStats
-	err     error
+	stats    capture.DecodeStats
+	err      error
+	canceled bool // stopped before the end of its input
 	lastIdx uint64
 	lastTS  time.Time
 }
@@ -742,14 +747,15 @@ func (p *pump) publish() {
 
 // end is the reader's summary once the input is done.
 func (p *pump) end(err error, lastIdx uint64, lastTS time.Time) readEnd {
-	if errors.Is(err, context.Canceled) {
+	canceled := errors.Is(err, context.Canceled)
+	if canceled {
 		err = nil
 	}
 	if p.filt != nil {
 		p.s.filtered.Add(p.filt.dropped)
 	}
 	p.publish()
-	return readEnd{stats: p.dec.Stats(), err: err, lastIdx: lastIdx, lastTS: lastTS}
+	return readEnd{stats: p.dec.Stats(), err: err, canceled: canceled, lastIdx: lastIdx, lastTS: lastTS}
 }
 
 // inline reports whether one worker reading files runs in the reader's

@@ -231,7 +231,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	printSummary(stderr, sum, elapsed, outDir)
-	if ctx.Err() != nil && !s.Live() {
+	if sum.Interrupted && !s.Live() {
 		// A signal ended a file run: say so, or the summary reads like a
 		// complete one.
 		p := s.Progress()
