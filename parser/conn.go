@@ -261,7 +261,8 @@ func (c *Conn) stop() {
 }
 
 // h2Preface starts the client's side of an HTTP/2 connection (RFC 9113
-// §3.4); its first line is all it takes to tell it from HTTP/1.x.
+// §3.4); its first line is all it takes to tell it from HTTP/1.x. The
+// server's side starts with a SETTINGS frame (classifyStart).
 const h2Preface = "PRI * HTTP/2.0\r\n"
 
 // classifyStart looks at the first bytes of a message stream.
@@ -282,6 +283,19 @@ func classifyStart(p []byte) kind {
 			return kH2
 		}
 		return kUnknown
+	}
+	if p[0] == 0 {
+		// A server may send its SETTINGS before the client's preface
+		// arrives (grpc-go does): a 9-byte frame header, length a
+		// multiple of 6 (the first length byte is 0 below 64 KiB), type
+		// 4, no flags, stream 0.
+		if len(p) < 9 {
+			return kUnknown
+		}
+		if p[3] == 4 && string(p[4:9]) == "\x00\x00\x00\x00\x00" && (int(p[1])<<8|int(p[2]))%6 == 0 {
+			return kH2
+		}
+		return kNone
 	}
 	maybeResp := plausibleStart(p, false) // a prefix of "HTTP/1."
 	for j := 0; j < len(p); j++ {

@@ -181,17 +181,22 @@ func TestHTTP09(t *testing.T) {
 func TestHTTP2Preface(t *testing.T) {
 	settings := "\x00\x00\x00\x04\x00\x00\x00\x00\x00"
 	headers := "\x00\x00\x05\x01\x05\x00\x00\x00\x01\x82\x86\x84\x41\x8a"
-	for _, sp := range []splitter{whole, bytewise, randomSplit(7)} {
-		calls, st := run(t, testConfig(), defMeta(), []ev{
-			c2s("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + settings + headers),
-			s2c(settings),
-			// A DATA frame whose payload reads like HTTP/1.1.
-			c2s("\x00\x00\x10\x00\x01\x00\x00\x00\x01GET / HTTP/1.1\r\n"),
-		}, sp)
-		wantN(t, calls, 0)
-		want(t, "http2", st.HTTP2, uint64(1))
-		want(t, "errors", st.Errors, ErrorCounts{})
-		want(t, "abandoned", st.AbandonedConns, uint64(0))
+	serverSettings := "\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64"
+	client := c2s("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + settings + headers)
+	// A DATA frame whose payload reads like HTTP/1.1.
+	data := c2s("\x00\x00\x10\x00\x01\x00\x00\x00\x01GET / HTTP/1.1\r\n")
+	for _, order := range [][]ev{
+		{client, s2c(serverSettings), data},
+		// The server's SETTINGS may come first (grpc-go sends it at once).
+		{s2c(serverSettings), client, data},
+	} {
+		for _, sp := range []splitter{whole, bytewise, randomSplit(7)} {
+			calls, st := run(t, testConfig(), defMeta(), order, sp)
+			wantN(t, calls, 0)
+			want(t, "http2", st.HTTP2, uint64(1))
+			want(t, "errors", st.Errors, ErrorCounts{})
+			want(t, "abandoned", st.AbandonedConns, uint64(0))
+		}
 	}
 	// The method PRI on HTTP/1.1 is a request like any other.
 	calls, st := runAll(t, testConfig(), defMeta(), []ev{
