@@ -99,7 +99,7 @@ type Conn struct {
 	swapped   bool    // the reassembler's client is really the server
 	decided   bool    // roles fixed
 	closed    bool
-	abandoned bool
+	abandoned bool // parsing stopped (stop): not HTTP, or HTTP/2
 	pipelined bool // a response once started with >1 request waiting
 	q         []txn
 	// Fields of the last final response: the room the next request's Call
@@ -228,7 +228,8 @@ func (c *Conn) classify(h *half, b []byte, ts time.Time) bool {
 		if !h.isReq && c.decided && (len(c.q) > 0 || c.reqHalf().v09Pending()) {
 			return true
 		}
-		c.abandon()
+		c.p.st.abandoned.Add(1)
+		c.stop()
 		return false
 	}
 	if !c.decided {
@@ -242,16 +243,8 @@ func (c *Conn) classify(h *half, b []byte, ts time.Time) bool {
 	return true
 }
 
-// abandon stops parsing a connection that is not HTTP.
-func (c *Conn) abandon() {
-	if c.abandoned {
-		return
-	}
-	c.p.st.abandoned.Add(1)
-	c.stop()
-}
-
-// stop ends parsing of the connection.
+// stop ends parsing of the connection: not HTTP, or HTTP/2. Data and feed
+// look at c.abandoned first, so it runs once.
 func (c *Conn) stop() {
 	c.abandoned = true
 	c.h[0].st, c.h[1].st = stDead, stDead

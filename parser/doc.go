@@ -15,7 +15,9 @@
 // with "HTTP/1." the server. When the reassembler's guess is backwards
 // (mid-stream pickup) the roles swap and Call.Src/Dst are the real client and
 // server. A connection whose first bytes are neither is abandoned at once
-// (Stats.AbandonedConns) and costs nothing afterwards.
+// (Stats.AbandonedConns) and costs nothing afterwards; one that opens as
+// HTTP/2 (the client preface, or the server's SETTINGS) is left alone the
+// same way and counted as Stats.HTTP2.
 //
 // # Output
 //
