@@ -67,7 +67,7 @@ func scanRespHeaders(hs model.Headers) respHdrs {
 	var r respHdrs
 	for i := range hs {
 		name := hs[i].Name
-		if !isASCII(name) {
+		if !model.IsASCII(name) {
 			// strings.EqualFold folds K (Kelvin) and ſ to k and s: such a
 			// name may match a wanted name of another length.
 			for _, w := range hdrWants {
@@ -98,13 +98,4 @@ func (r *respHdrs) note(w hdrWant, value string) {
 		r.found |= 1 << w.val
 		r.vals[w.val] = value
 	}
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }

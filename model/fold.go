@@ -18,3 +18,14 @@ func ASCIIFoldEq[T ~string | ~[]byte](s T, lower string) bool {
 	}
 	return true
 }
+
+// IsASCII reports whether s has only ASCII bytes: the names ASCIIFoldEq
+// compares with must be, or they never match.
+func IsASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}

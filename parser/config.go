@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/apisensor/apisensor/model"
 )
 
 // Config tunes one Parser. Every limit bounds per-connection memory.
@@ -120,7 +121,7 @@ func (c Config) Validate() error {
 			switch {
 			case len(n) > k.max:
 				errs = append(errs, fmt.Errorf("%s: %q is longer than %d bytes", k.field, n, k.max))
-			case !isASCII(n):
+			case !model.IsASCII(n):
 				errs = append(errs, fmt.Errorf("%s: %q is not ASCII (names are matched ASCII case-insensitively)", k.field, n))
 			}
 		}
@@ -129,13 +130,4 @@ func (c Config) Validate() error {
 		return fmt.Errorf("parser config: %w", errors.Join(errs...))
 	}
 	return nil
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
 }
