@@ -560,8 +560,8 @@ type readEnd struct {
 	stats    capture.DecodeStats
 	err      error
 	canceled bool // stopped before the end of its input
-	lastIdx uint64
-	lastTS  time.Time
+	lastIdx  uint64
+	lastTS   time.Time
 }
 
 // read decodes one source and deals its TCP packets to the workers. In
