@@ -187,13 +187,8 @@ func (s *FileSource) openNext() error {
 	s.raw = &countingReader{r: r}
 	s.plain = s.raw
 	s.br = bufio.NewReaderSize(s.raw, size)
-	magic, err := s.br.Peek(4)
+	magic, err := peekMagic(s.br)
 	if err != nil {
-		if err == io.EOF && len(magic) == 0 {
-			err = errors.New("empty file")
-		} else if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
 		return &FileError{Path: s.path, Offset: -1, Err: fmt.Errorf("read file header: %w", err)}
 	}
 	if magic[0] == 0x1f && magic[1] == 0x8b {
@@ -205,7 +200,7 @@ func (s *FileSource) openNext() error {
 		}
 		s.plain = &countingReader{r: zr}
 		s.br = bufio.NewReaderSize(s.plain, size)
-		if magic, err = s.br.Peek(4); err != nil {
+		if magic, err = peekMagic(s.br); err != nil {
 			return &FileError{Path: s.path, Offset: -1, Err: fmt.Errorf("read file header (gzip): %w", err)}
 		}
 	}
@@ -228,6 +223,20 @@ func (s *FileSource) openNext() error {
 		return &FileError{Path: s.path, Offset: -1, Err: fmt.Errorf("not a pcap or pcapng file (magic %08x)", m)}
 	}
 	return nil
+}
+
+// peekMagic returns the first 4 bytes of a file (or of its decompressed
+// content) without consuming them; a shorter input is "empty file" or
+// io.ErrUnexpectedEOF.
+func peekMagic(br *bufio.Reader) ([]byte, error) {
+	magic, err := br.Peek(4)
+	if err == io.EOF {
+		if len(magic) == 0 {
+			return nil, errors.New("empty file")
+		}
+		return nil, io.ErrUnexpectedEOF
+	}
+	return magic, err
 }
 
 func (s *FileSource) closeCurrent() {

@@ -295,6 +295,11 @@ func TestFileErrors(t *testing.T) {
 		if _, err := OpenFiles([]string{p}, DefaultFileConfig()); err == nil || !strings.Contains(err.Error(), "e.pcap") {
 			t.Fatalf("err = %v", err)
 		}
+		// Compressed or not, an empty capture says so.
+		p = writeFile(t, "e.pcap.gz", gz(t, nil))
+		if _, err := OpenFiles([]string{p}, DefaultFileConfig()); err == nil || err.Error() != "read "+p+": read file header (gzip): empty file" {
+			t.Fatalf("err = %v", err)
+		}
 	})
 	// Truncations at several points of the last record: in the header,
 	// in the data, one byte short.
