@@ -17,11 +17,17 @@
 # Rows, all on the same capture in one run (ratios only mean something
 # within one run: machines here are noisy):
 #   (a) apisensor read+decode only, 1 worker, GOMAXPROCS=1, pinned to one CPU
+#   (g) the same read+decode done with gopacket as it comes (pcapgo and
+#       DecodingLayerParser; bench/gopacket-decode), same CPU
+#   (r) apisensor read+decode+TCP reassembly (--stop-after reassemble), same
+#   (n) apisensor to calls, calls.jsonl written to /dev/null (--out -), same
 #   (p) apisensor to calls.jsonl (--stop-after parse: no discovery), same
 #   (q) the same with --workers 2 on two CPUs
 #   (b) apisensor full pipeline (calls + discovery), one CPU
 #   (c) apisensor full pipeline, --workers 2, two CPUs
 #   (d) tcpflow -r F -o DIR (reassembly only, single-threaded), one CPU
+# a, r, n and p split (p)'s time into stages: decode (a), reassembly (r-a),
+# HTTP parsing and JSON encoding (n-r), writing calls.jsonl (p-n).
 # Peak RSS comes from /usr/bin/time -v. Missing tools (tcpflow, time, jq) are
 # installed with apt-get when running as root; otherwise the row or column is
 # skipped with a note.
@@ -119,6 +125,8 @@ else
 	SENSOR="$TMP/apisensor"
 	go build -o "$SENSOR" ./cmd/apisensor
 fi
+GPDECODE="$TMP/gopacket-decode"
+go build -o "$GPDECODE" ./bench/gopacket-decode
 
 PCAP="$TMP/api.pcap"
 log "generating $PACKETS-packet API capture (seed $SEED, encap $ENCAP)"
@@ -132,11 +140,11 @@ PCAP_MB="$(awk -v s="$(stat -c %s "$PCAP")" 'BEGIN{printf "%.1f", s/1048576}')"
 TRUTH_CALLS="$(wc -l <"$TMP/truth.jsonl" | tr -d ' ')"
 cat "$PCAP" >/dev/null # warm the page cache so row (a) does not pay for the disk
 
-# Every row runs RUNS times, interleaved (a p q b c d, a p q b c d, ...) so
+# Every row runs RUNS times, interleaved (a g r n p q b c d, a g ...) so
 # that a noisy minute hurts all rows alike; the fastest run of each row is
 # kept.
 declare -A WALL RSS CPU PKTS CALLS ELAPSED
-ROWS=(a p q b c)
+ROWS=(a g r n p q b c)
 if [[ "$HAVE_TCPFLOW" == 1 ]]; then
 	ROWS+=(d)
 fi
@@ -149,6 +157,11 @@ row_cmd() {
 	local two=("${PIN2[@]}" "$SENSOR" run -r "$PCAP" --out "$dir" --workers 2 --stats-json "$stats")
 	case "$1" in
 	a) CMDV=("${one[@]}" --stop-after decode) ;;
+	g) CMDV=("${PIN1[@]}" env GOMAXPROCS=1 "$GPDECODE" "$PCAP") ;;
+	r) CMDV=("${one[@]}" --stop-after reassemble) ;;
+	n) # --out - writes calls.jsonl to stdout, which measure sends to
+		# /dev/null for this row: all the work of (p) but the file write.
+		CMDV=("${PIN1[@]}" env GOMAXPROCS=1 "$SENSOR" run -r "$PCAP" --out - --workers 1 --stats-json "$stats" --stop-after parse) ;;
 	p) CMDV=("${one[@]}" --stop-after parse) ;;
 	q) CMDV=("${two[@]}" --stop-after parse) ;;
 	b) CMDV=("${one[@]}") ;;
@@ -171,7 +184,13 @@ measure() {
 	fi
 	local t0 t1 wall rss="" cpu=""
 	t0="$(date +%s.%N)"
-	"${runner[@]}" "${CMDV[@]}" >"$TMP/run.log" 2>&1 || {
+	local ok=1
+	if [[ "$row" == n ]]; then
+		"${runner[@]}" "${CMDV[@]}" >/dev/null 2>"$TMP/run.log" || ok=0
+	else
+		"${runner[@]}" "${CMDV[@]}" >"$TMP/run.log" 2>&1 || ok=0
+	fi
+	[[ "$ok" == 1 ]] || {
 		cat "$TMP/run.log" >&2
 		echo "bench: row $row failed: ${CMDV[*]}" >&2
 		exit 1
@@ -213,6 +232,9 @@ rate() { awk -v n="${1:-}" -v t="${2:-}" 'BEGIN{ if (n=="" || t=="" || t+0==0) p
 
 declare -A NAME=(
 	[a]="(a) apisensor read+decode only, 1 worker, GOMAXPROCS=1"
+	[g]="(g) gopacket read+decode (pcapgo, DecodingLayerParser), GOMAXPROCS=1"
+	[r]="(r) apisensor read+decode+reassembly, 1 worker, GOMAXPROCS=1"
+	[n]="(n) apisensor to calls, calls.jsonl to /dev/null, 1 worker, GOMAXPROCS=1"
 	[p]="(p) apisensor to calls.jsonl (decode, reassembly, HTTP; no discovery), 1 worker, GOMAXPROCS=1"
 	[q]="(q) apisensor to calls.jsonl, --workers 2"
 	[b]="(b) apisensor full pipeline (+ discovery, inventory, findings), 1 worker, GOMAXPROCS=1"
@@ -245,6 +267,8 @@ REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 	echo "|---|---:|---|"
 	echo "| p/a | $(div "${WALL[p]}" "${WALL[a]}") | pipeline to calls over decode-only (cost of reassembly+HTTP+calls.jsonl) |"
 	echo "| p/a CPU | $(div "${CPU[p]:-}" "${CPU[a]:-}") | the same in CPU time (user+sys) |"
+	echo "| p/g | $(div "${WALL[p]}" "${WALL[g]}") | pipeline to calls over gopacket's read+decode of the same file |"
+	echo "| n/a | $(div "${WALL[n]}" "${WALL[a]}") | pipeline to calls without the write of calls.jsonl, over decode-only |"
 	echo "| b/a | $(div "${WALL[b]}" "${WALL[a]}") | full pipeline wall time over decode-only (cost of reassembly+parsing+discovery) |"
 	echo "| q vs p | $(div "${WALL[p]}" "${WALL[q]}") | speed-up of 2 workers over 1, to calls (wall p / wall q) |"
 	echo "| c vs b | $(div "${WALL[b]}" "${WALL[c]}") | speed-up of 2 workers over 1 (wall b / wall c) |"
@@ -255,6 +279,21 @@ REV="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 	else
 		echo "| tcpflow/b | n/a | tcpflow not available |"
 	fi
+	echo
+	echo "Where (p)'s wall time goes, from the differences of rows a, r, n and p"
+	echo "(each row is its fastest run, so a stage can come out slightly off, even below 0):"
+	echo
+	echo "| stage | s | share of (p) | rows |"
+	echo "|---|---:|---:|---|"
+	stage() { echo "| $1 | $(awk -v a="$2" -v b="${3:-0}" 'BEGIN{printf "%.3f", a-b}') | $(awk -v a="$2" -v b="${3:-0}" -v p="${WALL[p]}" 'BEGIN{printf "%.0f%%", 100*(a-b)/p}') | $4 |"; }
+	stage "read+decode" "${WALL[a]}" 0 "a"
+	stage "TCP reassembly" "${WALL[r]}" "${WALL[a]}" "r - a"
+	stage "HTTP parsing, principals, JSON encoding" "${WALL[n]}" "${WALL[r]}" "n - r"
+	stage "write(2) of calls.jsonl" "${WALL[p]}" "${WALL[n]}" "p - n"
+	echo
+	echo "At p = 3a everything after decode has $(awk -v a="${WALL[a]}" 'BEGIN{printf "%.3f", 2*a}') s (2a); reassembly and the"
+	echo "write take $(awk -v a="${WALL[a]}" -v r="${WALL[r]}" -v n="${WALL[n]}" -v p="${WALL[p]}" 'BEGIN{printf "%.3f", (r-a)+(p-n)}') s of it, leaving $(awk -v a="${WALL[a]}" -v r="${WALL[r]}" -v n="${WALL[n]}" -v p="${WALL[p]}" 'BEGIN{printf "%.3f", 2*a-(r-a)-(p-n)}') s for HTTP parsing and"
+	echo "encoding, which take $(awk -v r="${WALL[r]}" -v n="${WALL[n]}" 'BEGIN{printf "%.3f", n-r}') s here."
 	echo
 	echo "packets/s and calls/s are over the whole process wall time (startup and output included);"
 	echo "\"sensor elapsed\" is apisensor's own elapsed_sec from --stats-json; \"CPU s\" is user+sys"
