@@ -76,6 +76,11 @@ func TestCompileFilter(t *testing.T) {
 		// nothing; a protocol before host or net is dropped.
 		"(tcp or udp) and port 80", "tcp or udp and port 53", "(port 80 or port 53) and tcp",
 		"tcp and (port 80 or port 53) and src host 10.1.2.3", "tcp and port 80 or udp and port 53",
+		// A level takes its last joiner; what follows a group is read
+		// into it; an undirected host or net and-ed with a lone protocol
+		// loses the protocol (TestCompileFilterDifferential).
+		"tcp and port 80 or udp", "(tcp and port 80) or udp", "tcp and host 10.1.2.3",
+		"host 10.1.2.3 and (tcp and tcp)", "(udp) and net 10.0.0.0/8",
 		"tcp host 10.1.2.3", "udp net 10.0.0.0/8", "tcp src host 10.1.2.3", "portrange 80-90", "garbage words", "icmp", "not tcp", "tcp and not port 22", "3\n6 0 0 1", "2\n21 5 0 1\n6 0 0 0", "1\n6 0 x 1"} {
 		_, err := CompileFilter(bad, 0)
 		if err == nil {
@@ -288,7 +293,9 @@ func filterSemanticsCases(t *testing.T) (map[string][]byte, []filterCase) {
 		{"tcp dst port 80", []string{"tcp4", "tcp6"}},
 		{"tcp src port 80", nil},
 		{"TCP Dst Port 80 AND Host 192.168.7.9", []string{"tcp4"}},
-		{"tcp and port 80 or udp", []string{"tcp4", "tcp6", "udp4"}},
+		{"udp or (tcp and port 80)", []string{"tcp4", "tcp6", "udp4"}},
+		{"tcp and (src host 10.1.2.3 or dst host 10.1.2.3)", []string{"tcp4"}},
+		{"udp and src net 10.0.0.0/8", []string{"udp4"}},
 	}
 	return frames, cases
 }
