@@ -91,6 +91,19 @@ func TestCompileFilter(t *testing.T) {
 			t.Errorf("%q: error does not suggest raw BPF: %v", bad, err)
 		}
 	}
+	// The refusal names what is wrong.
+	for expr, want := range map[string]string{
+		"port 0":                   `a port number expected at "0"`,
+		"port 70000":               `a port number expected at "70000"`,
+		"port eighty":              `"eighty" is not supported`,
+		"(tcp and port 80) or udp": `"or" after a parenthesised group`,
+		"tcp and port 80 or udp":   `"or" after "and" at one level`,
+		"tcp and host 10.1.2.3":    `loses the protocol`,
+	} {
+		if _, err := CompileFilter(expr, 0); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want it to say %s", expr, err, want)
+		}
+	}
 }
 
 func disasm(t *testing.T, raw []bpf.RawInstruction) []bpf.Instruction {
