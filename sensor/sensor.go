@@ -236,14 +236,15 @@ type Summary struct {
 	// processed.
 	InputError string `json:"input_error,omitempty"`
 	// Interrupted is set when a file run was stopped (a signal) before
-	// its input was read to the end. (Live capture always ends so; it may
-	// or may not be set there.)
+	// its input was read to the end; never for live capture, which always
+	// ends so.
 	Interrupted bool `json:"interrupted,omitempty"`
 }
 
 // Run reads the input to its end (or until ctx is done) and writes sink.
-// A truncated or corrupt capture is not fatal: what came before is
-// processed and the error is returned in Summary.InputError. A Sensor runs
+// A truncated or corrupt capture, or a live interface that goes away, is
+// not fatal here: what came before is processed and the error is returned
+// in Summary.InputError. A Sensor runs
 // once.
 func (s *Sensor) Run(ctx context.Context, sink Sink) (Summary, error) {
 	var inv *discovery.Inventory
@@ -459,7 +460,9 @@ func (s *Sensor) finish(ends []readEnd, workers []*worker, live []*capture.LiveS
 	}
 	s.fillTotals(&sum)
 	for _, e := range ends {
-		sum.Interrupted = sum.Interrupted || e.canceled
+		// Live capture always ends by being stopped: only a file run
+		// can be cut short.
+		sum.Interrupted = sum.Interrupted || e.canceled && !s.Live()
 		if e.err != nil && sum.InputError == "" {
 			sum.InputError = e.err.Error()
 		}

@@ -165,6 +165,20 @@ func TestSummaryHTTP2(t *testing.T) {
 	}
 }
 
+// A link flap is reported as resumed only when the run did not end on
+// that interface.
+func TestSummaryLinkDowns(t *testing.T) {
+	var s sensor.Summary
+	s.LinkDowns = 2
+	if got := summaryText(s); !strings.Contains(got, ", interface went down 2 time(s) (capture resumed)\n") {
+		t.Errorf("flaps the capture survived:\n%s", got)
+	}
+	s.LinkDowns, s.InputError = 1, "capture: interface veth0 was removed while capturing"
+	if got := summaryText(s); !strings.Contains(got, ", interface went down 1 time(s)\n") || strings.Contains(got, "resumed") {
+		t.Errorf("a run that ended on the interface:\n%s", got)
+	}
+}
+
 // Parse errors are named by reason in the summary and in --stats-json.
 func TestSummaryParseErrorReasons(t *testing.T) {
 	var s sensor.Summary

@@ -231,7 +231,7 @@ func runCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	printSummary(stderr, sum, elapsed, outDir)
-	if sum.Interrupted && !s.Live() {
+	if sum.Interrupted {
 		// A signal ended a file run: say so, or the summary reads like a
 		// complete one.
 		p := s.Progress()
@@ -298,7 +298,10 @@ func printSummary(w io.Writer, s sensor.Summary, elapsed time.Duration, out stri
 		fmt.Fprintf(w, ", HTTP/2 connections %d (not parsed)", h2)
 	}
 	if s.LinkDowns > 0 {
-		fmt.Fprintf(w, ", interface went down %d times (capture resumed)", s.LinkDowns)
+		fmt.Fprintf(w, ", interface went down %d time(s)", s.LinkDowns)
+		if s.InputError == "" {
+			fmt.Fprint(w, " (capture resumed)")
+		}
 	}
 	fmt.Fprintln(w)
 	if d := s.Discovery; d != (discovery.Stats{}) {
