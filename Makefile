@@ -30,8 +30,8 @@ bench:
 # package, found with go test -list, so a new target needs no edit here.
 FUZZTIME ?= 2m
 fuzz:
-	set -e; for pkg in $$($(GO) list ./...); do \
-		ts=$$($(GO) test -list '^Fuzz' $$pkg) || exit 1; \
+	set -e; pkgs=$$($(GO) list ./...); for pkg in $$pkgs; do \
+		ts=$$($(GO) test -list '^Fuzz' $$pkg); \
 		for t in $$(echo "$$ts" | grep '^Fuzz' || true); do \
 			echo "fuzz $$pkg $$t"; \
 			$(GO) test -run '^$$' -fuzz="^$$t\$$" -fuzztime=$(FUZZTIME) $$pkg; \

@@ -112,7 +112,7 @@ if [[ "$HAVE_TASKSET" == 1 ]]; then
 	fi
 fi
 if [[ "$NCPU" -lt 2 ]]; then
-	note "only one CPU: row (c) runs on one CPU"
+	note "only one CPU: rows (q) and (c) run on one CPU"
 fi
 
 log "building"

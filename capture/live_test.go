@@ -309,6 +309,7 @@ func filterSemanticsCases(t *testing.T) (map[string][]byte, []filterCase) {
 		{"udp or (tcp and port 80)", []string{"tcp4", "tcp6", "udp4"}},
 		{"tcp and (src host 10.1.2.3 or dst host 10.1.2.3)", []string{"tcp4"}},
 		{"udp and src net 10.0.0.0/8", []string{"udp4"}},
+		{"tcp and (host 10.1.2.3 or host 11.0.0.1)", []string{"tcp4"}},
 	}
 	return frames, cases
 }

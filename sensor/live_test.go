@@ -52,8 +52,8 @@ func smallAPICapture(t *testing.T, packets int64, clients int) (string, []gen.Tr
 // runLive runs the sensor live with lc, calls replay once every socket is
 // in the fanout group (a socket opened late would miss the start), waits
 // until the packets replay says it sent were read from the ring (at most
-// 20 s), and stops it. in, when not nil, runs the sensor (it opens the sockets) inside a
-// network namespace (netnstest.Tun.Do).
+// 20 s), and stops it. in, when not nil, runs the sensor (it opens the
+// sockets) inside a network namespace (netnstest.Tun.Do, Loopback.Do).
 func runLive(t *testing.T, lc capture.LiveConfig, in func(func() error) error, replay func(*sensor.Sensor) (sent uint64, err error)) ([]*model.Call, sensor.Summary) {
 	t.Helper()
 	cfg := testConfig()

@@ -92,7 +92,8 @@ type Progress struct {
 func (s *Sensor) Live() bool { return s.cfg.Live != nil }
 
 // Progress reads the live counters. Each reader publishes its packet and
-// byte counts every progressEvery packets and whenever its input pauses.
+// byte counts every progressEvery packets, whenever its input pauses, and
+// on live input every liveHandOn of packet time.
 func (s *Sensor) Progress() Progress {
 	p := Progress{Packets: s.packets.Load(), Bytes: s.bytes.Load(), Calls: s.calls.Load()}
 	p.FileDone, p.FileTotal = s.fileDone.Load(), s.fileTotal.Load()
