@@ -15,7 +15,7 @@ import (
 // reference in its slab head, dropped by Recycle), or its chunk is tainted
 // and never reused (the GC then frees it once nothing points into it).
 // Nothing else in the parser points into a chunk: the Conn's caches keep
-// copies (saveSection, jwtCache, hmac8). Taking the memory back from the GC this way
+// copies (reqSection.store, jwtCache, hmac8). Taking the memory back from the GC this way
 // cut the one-core run to calls.jsonl on the bench capture from 580 to
 // 473 ms task-clock (perf stat -r 10, prototype with a plain ring), with
 // page faults 20.4k -> 11.2k: a Call's strings were ~0.8 KB of the ~1 KB

@@ -295,7 +295,7 @@ func (c *Conn) onHead(h *half, block []byte, ends []int32, ts time.Time) {
 	if h.isReq && ends != nil {
 		rx.raw = block[nl+1:]
 		// A repeated field section needs no copy: its fields come from
-		// the cache and point into the block that first sent them.
+		// the cache and point into the cache's own copy of the section.
 		if rx.reuse = c.reqSec.ok && !c.p.plain && bytes.Equal(rx.raw, c.reqSec.raw); rx.reuse {
 			kept, cut = nl+1, 0
 		}
@@ -523,9 +523,10 @@ const maxReqSec = 4 << 10
 // byte-identical section parses to the same fields, the same msgInfo and no
 // error, so the next request copies them instead of parsing and keeping the
 // bytes again (its string then holds the request line only). The strings
-// point into a copy of the section the entry owns (saveSection). Measured:
-// BenchmarkParseRequestResponse 1952 -> 1664 B/op, and parseFields (~20% of
-// its profile) skipped; a miss costs a copy of the section (ParseVarying).
+// point into a copy of the section the entry shares with the Call that
+// filled it (reqSection.store). Measured: BenchmarkParseRequestResponse
+// 1952 -> 1664 B/op, and parseFields (~20% of its profile) skipped; a save
+// costs a copy of the section (ParseVarying).
 type reqSection struct {
 	raw    []byte
 	hdrs   []model.Header
@@ -587,10 +588,15 @@ func (c *Conn) onRequest(h *half, start, rest string, fl fieldLines, rx *reqExtr
 		}
 		hdrs = reuseFields(c.reqSec.hdrs, fl.n, spare)
 	} else {
+		save := rx.raw != nil && c.reqSec.wantSave(len(rx.raw))
+		if save {
+			// Parsed once, from a copy the entry and the Call share.
+			rest = strings.Clone(rest)
+		}
 		mi.auth = rx.auth // addField keeps the first Authorization value
 		hdrs = c.parseFields(rest, fl, spare, &mi, true, &call.Flags)
-		if rx.raw != nil {
-			c.saveSection(rx, rest, fl.n, call.Flags&model.FlagBadHeader == 0)
+		if save && call.Flags&model.FlagBadHeader == 0 {
+			c.reqSec.store(rx, hdrs, &mi)
 		}
 	}
 	if hdrs != nil && cap(spare) >= fieldRoom(fl.n) {
@@ -646,43 +652,41 @@ func (c *Conn) onRequest(h *half, start, rest string, fl fieldLines, rx *reqExtr
 	}
 }
 
-// saveSection remembers a request's field section for reuse when it parsed
-// without error (errors are counted per message, so such a section must be
-// parsed every time).
+// wantSave reports whether a request whose field section missed the entry
+// (raw is its cacheable bytes' length) should replace it. Only a section
+// that then parses without error is stored (errors are counted per
+// message, so such a section must be parsed every time).
 //
 // An entry is replaced after 2, 4, 8, ... misses in a row (the request
 // that filled an empty entry is not one), not at every miss: a client
 // alternating a repeated GET with POSTs (whose Content-Length varies)
 // keeps hitting on the GET, and one sending a unique field every time (a
-// request id) stops paying for a copy that never hits (saveSection was 7%
-// of BenchmarkParseVarying when done at every miss).
-//
-// rest is the request's kept field section, n its lines. The entry's
-// fields point into a copy of rest the entry owns, parsed again (a clean
-// section counts no error), never into the request's block: that block may
+// request id) stops paying for a copy that never hits (saving was 7% of
+// BenchmarkParseVarying when done at every miss).
+func (e *reqSection) wantSave(raw int) bool {
+	if e.ok {
+		e.misses++
+		if e.misses < 2 || e.misses&(e.misses-1) != 0 {
+			return false
+		}
+	}
+	return raw <= maxReqSec // else the entry held stays right for its own bytes
+}
+
+// store fills the entry with a request's parsed fields and what they said.
+// The fields point into a copy of the section (onRequest parses a clone
+// when it is to be saved), never into the request's block: that block may
 // carry a Content-Length body of up to MaxBody (onHead), which the entry
 // would keep alive for the connection's life, and with
 // Config.RecycleStrings its memory is reused once its Call is recycled,
 // while Calls that reuse the fields live on.
-func (c *Conn) saveSection(rx *reqExtra, rest string, n int, clean bool) {
-	e := &c.reqSec
-	if e.ok {
-		e.misses++
-		if e.misses < 2 || e.misses&(e.misses-1) != 0 {
-			return
-		}
-	}
-	if !clean || len(rx.raw) > maxReqSec {
-		return // the entry held stays right for its own bytes
-	}
+func (e *reqSection) store(rx *reqExtra, hdrs model.Headers, mi *msgInfo) {
 	e.raw = append(e.raw[:0], rx.raw...)
 	clear(e.hdrs) // drop references to older strings
-	var mi msgInfo
-	var flags model.CallFlags
-	e.hdrs = c.parseFields(strings.Clone(rest), fieldLines{n: n}, e.hdrs[:0], &mi, true, &flags)
-	e.mi = mi
+	e.hdrs = append(e.hdrs[:0], hdrs...)
+	e.mi = *mi
 	if rx.auth != "" {
-		e.mi.auth = "" // the credential was cut from rest: the caller's is used
+		e.mi.auth = "" // the credential was cut from the section: the caller's is used
 	}
 	e.ok = true
 }
