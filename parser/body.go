@@ -391,7 +391,7 @@ func (c *Conn) Gap(dir model.Direction, n int, ts time.Time) {
 			c.finishV09Request(h)
 			return
 		}
-		if cut := len(h.buf) - h.lineStart; c.finishPartialHead(h, ts) {
+		if cut := len(h.buf) - h.lineStart; c.finishPartialHead(h) {
 			// The start line passed startLineOK: the message is real and
 			// only its tail is missing (typically a capture's snap length
 			// cutting a segment). What arrived is recorded, as at a close,
@@ -454,8 +454,8 @@ func (c *Conn) Close(ts time.Time) {
 		c.finishV09Request(rq)
 	}
 	if !c.abandoned {
-		c.finishPartialHead(c.reqHalf(), ts)
-		c.finishPartialHead(c.respHalf(), ts)
+		c.finishPartialHead(c.reqHalf())
+		c.finishPartialHead(c.respHalf())
 	}
 	c.finishAll(ts)
 	c.closed = true
@@ -474,8 +474,9 @@ func (c *Conn) Close(ts time.Time) {
 //
 // A start line found while resyncing (inside a body, maybe) must also have
 // shown a well-formed field line: its first line alone is weak evidence,
-// at a gap as at the end of the capture.
-func (c *Conn) finishPartialHead(h *half, ts time.Time) bool {
+// at a gap as at the end of the capture. The head ends when its last bytes
+// came (h.lastTS), not at the gap or close that cut it.
+func (c *Conn) finishPartialHead(h *half) bool {
 	if h.st != stHead || h.lines < 1 || len(h.buf) < h.lineStart {
 		return false
 	}
